@@ -1,0 +1,33 @@
+"""Small open_clip architectures shipped with mmdistill (tests and the synthetic world).
+
+``model_configs/*.json`` are registered with open_clip at import, so
+``open_clip.create_model('mmdistill-world-ViT-P12')`` works like any built-in
+name. The EVA02 test tower is a timm ``Eva`` registered under
+``mmdistill_eva02_tiny_p8_clip`` with the EVA02-CLIP block design (RoPE,
+SwiGLU with scale norm, inner attention norm, separate q/k/v).
+"""
+from pathlib import Path
+
+import open_clip
+from timm.models import register_model
+from timm.models.eva import Eva
+
+MODEL_CONFIG_DIR = Path(__file__).parent / 'model_configs'
+open_clip.add_model_config(MODEL_CONFIG_DIR)
+
+
+@register_model
+def mmdistill_eva02_tiny_p8_clip(pretrained: bool = False, **kwargs) -> Eva:
+    """EVA02-CLIP-style tower: 32 px input, patch 8, width 48, 2 blocks."""
+    if pretrained:
+        raise ValueError('mmdistill_eva02_tiny_p8_clip has no pretrained weights')
+    cfg = dict(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3, qkv_fused=False,
+               mlp_ratio=4 * 2 / 3, swiglu_mlp=True, scale_mlp=True, scale_attn_inner=True,
+               use_rot_pos_emb=True, ref_feat_shape=(4, 4), global_pool='token')
+    cfg.update({k: v for k, v in kwargs.items() if not k.startswith(('pretrained_cfg', 'cache_dir'))})
+    return Eva(**cfg)
+
+
+def shipped_architectures() -> list[str]:
+    """Names of the open_clip architectures this package adds."""
+    return sorted(p.stem for p in MODEL_CONFIG_DIR.glob('*.json'))

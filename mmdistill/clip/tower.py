@@ -1,0 +1,166 @@
+"""CLIPTower: one interface over open_clip image towers.
+
+A tower gives, for normalised images ``(B, 3, H, W)`` of any size (at least one patch):
+
+* ``cls``: the image embedding ``(B, D)`` (class token, final norm, projection);
+* ``dense``: the CLIP-space map ``(B, D, h, w)``, L2-normalised per cell, from the
+  value-only last block (MaskCLIP): all blocks but the last run normally, the last
+  one replaces query-key attention by the value and output projections;
+* ``layers``: raw tokens ``(B, C, h, w)`` after chosen blocks (0-indexed);
+* region embeddings (RoIAlign 1x1, aligned, on the normalised map) and mask
+  embeddings (coverage-weighted mean), both re-normalised.
+
+Student and teacher towers are instances of this class.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from ..registry import MODELS
+from .adapters import make_adapter
+from .builder import build_clip_model
+from .pooling import BoxList, mask_embeddings, roi_embeddings
+
+TRAINABLE_MODES = ('none', 'blocks', 'all')
+
+
+@dataclass
+class TowerOutput:
+    """What one tower forward returns; fields not asked for stay ``None`` / empty."""
+
+    cls: Optional[torch.Tensor] = None  # (B, D)
+    dense: Optional[torch.Tensor] = None  # (B, D, h, w), L2-normalised
+    layers: dict[int, torch.Tensor] = field(default_factory=dict)  # block index -> (B, C, h, w)
+    image_size: tuple[int, int] = (0, 0)
+
+
+@MODELS.register_module()
+class CLIPTower(BaseModule):
+    """An open_clip image tower built from an architecture name and a local checkpoint.
+
+    Args:
+        arch: open_clip architecture name (``'EVA02-B-16'``, ``'ViT-B-16'``, or a
+            shipped one such as ``'mmdistill-world-ViT-P12'``).
+        checkpoint: local checkpoint of the whole CLIP model (open_clip, OpenAI or
+            EVA-CLIP layout); ``None`` keeps a random initialisation.
+        trainable: ``'blocks'`` (CLIPSelf: transformer blocks train; patch and
+            position embeddings, class token, final norm and projection frozen),
+            ``'none'`` or ``'all'``; ``train_last_blocks`` restricts ``'blocks'``
+            to the last K blocks.
+    """
+
+    def __init__(self, arch: str, checkpoint: Optional[str] = None, trainable: str = 'blocks',
+                 train_last_blocks: Optional[int] = None, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.arch = arch
+        self.checkpoint = checkpoint
+        self.visual = build_clip_model(arch, checkpoint).visual
+        self.adapter = make_adapter(self.visual)
+        self.set_trainable(trainable, train_last_blocks)
+
+    # ----------------------------------------------------------------- geometry
+    @property
+    def stride(self) -> int:
+        """Input pixels per cell of the dense map (the patch size)."""
+        return self.adapter.patch_size[0]
+
+    @property
+    def native_size(self) -> tuple[int, int]:
+        """Input size the positional embedding was trained for."""
+        g, p = self.adapter.native_grid, self.adapter.patch_size
+        return g[0] * p[0], g[1] * p[1]
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.adapter.blocks)
+
+    @property
+    def embed_dim(self) -> int:
+        return self.adapter.embed_dim
+
+    @property
+    def width(self) -> int:
+        return self.adapter.width
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, images: torch.Tensor, cls: bool = False, dense: bool = True,
+                layers: Sequence[int] = ()) -> TowerOutput:
+        """Run the trunk once and return the requested outputs (see :class:`TowerOutput`)."""
+        h, w = images.shape[-2:]
+        ph, pw = self.adapter.patch_size
+        if h < ph or w < pw:
+            raise ValueError(f'input {h}x{w} is smaller than one {ph}x{pw} patch of {self.arch}')
+        last = self.num_blocks - 1
+        bad = [i for i in layers if not -self.num_blocks <= i <= last]
+        if bad:
+            raise ValueError(f'layers {bad} out of range for {self.arch} with {self.num_blocks} blocks')
+        want = {i % self.num_blocks for i in layers}
+        out = TowerOutput(image_size=(h, w))
+        x, grid = self.adapter.embed(images)
+        for i in range(last):
+            x = self.adapter.block(i, x, grid)
+            if i in want:
+                out.layers[i] = self._to_map(x[:, 1:], grid.size)
+        if cls or last in want:
+            y = self.adapter.block(last, x, grid)
+            if last in want:
+                out.layers[last] = self._to_map(y[:, 1:], grid.size)
+            if cls:
+                out.cls = self.adapter.head(y[:, 0])
+        if dense:
+            y = self.adapter.value_block(last, x, grid)
+            out.dense = F.normalize(self._to_map(self.adapter.head(y[:, 1:]), grid.size), dim=1)
+        return out
+
+    @staticmethod
+    def _to_map(tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """``(B, h * w, C)`` -> ``(B, C, h, w)``."""
+        return tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], *grid)
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Image embeddings ``(B, D)``, not normalised (as open_clip's ``encode_image``)."""
+        return self(images, cls=True, dense=False).cls
+
+    def dense_features(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised CLIP-space map ``(B, D, h, w)``."""
+        return self(images).dense
+
+    def project_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Final norm + projection of raw ``(..., C)`` tokens into CLIP space ``(..., D)``."""
+        return self.adapter.head(tokens)
+
+    # --------------------------------------------------------- regions / masks
+    def region_embeddings(self, dense: torch.Tensor, boxes: BoxList, image_size: tuple[int, int],
+                          validate: bool = True) -> torch.Tensor:
+        """RoIAlign 1x1 of ``dense`` over boxes (input pixels) -> ``(K, D)``, normalised."""
+        return F.normalize(roi_embeddings(dense, boxes, self.stride, image_size, validate=validate), dim=-1)
+
+    def mask_embeddings(self, dense: torch.Tensor, masks: Sequence[torch.Tensor]) -> torch.Tensor:
+        """Mean of ``dense`` over per-image ``(N_i, H, W)`` masks -> ``(sum N_i, D)``, normalised."""
+        return F.normalize(mask_embeddings(dense, masks, self.stride), dim=-1)
+
+    # ----------------------------------------------------------------- freezing
+    def set_trainable(self, mode: str = 'blocks', last_blocks: Optional[int] = None) -> None:
+        """Set ``requires_grad`` as the papers do (see class docstring)."""
+        if mode not in TRAINABLE_MODES:
+            raise ValueError(f'trainable must be one of {TRAINABLE_MODES}, got {mode!r}')
+        for p in self.parameters():
+            p.requires_grad_(mode == 'all')
+        if mode == 'blocks':
+            blocks = self.adapter.blocks
+            chosen = blocks if last_blocks is None else blocks[len(blocks) - last_blocks:]
+            for p in chosen.parameters():
+                p.requires_grad_(True)
+
+    def frozen_parameter_names(self) -> list[str]:
+        return [n for n, p in self.named_parameters() if not p.requires_grad]
+
+    def clip_state_dict(self) -> dict[str, torch.Tensor]:
+        """The tower's weights under open_clip's key names (``visual.*``)."""
+        return {f'visual.{k}': v for k, v in self.visual.state_dict().items()}
+
