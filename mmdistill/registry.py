@@ -27,7 +27,7 @@ SCOPE = 'mmdistill'
 
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope=SCOPE)
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=SCOPE)
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE, locations=['mmdistill.engine'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=SCOPE)
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=SCOPE, locations=['mmdistill.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, scope=SCOPE)
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE, locations=['mmdistill.datasets'])

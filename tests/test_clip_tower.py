@@ -221,3 +221,20 @@ def test_trainable_parts_follow_clipself():
     eva_frozen = set(eva.frozen_parameter_names())
     assert {'visual.trunk.pos_embed', 'visual.trunk.cls_token', 'visual.trunk.head.weight'} <= eva_frozen
     assert not any('.blocks.' in n for n in eva_frozen)
+
+
+def test_crop_and_resize_cuts_the_box():
+    from mmdistill.clip.pooling import crop_and_resize
+    images = torch.arange(2 * 3 * 16 * 24, dtype=torch.float32).reshape(2, 3, 16, 24)
+    # An exact 8x8 box at scale 1 to 8x8 output: a copy of the pixels.
+    crops = crop_and_resize(images, [torch.tensor([[4., 2., 12., 10.]]), torch.tensor([[16., 8., 24., 16.]])],
+                            (8, 8))
+    torch.testing.assert_close(crops[0], images[0, :, 2:10, 4:12])
+    torch.testing.assert_close(crops[1], images[1, :, 8:16, 16:24])
+    # Shrinking 2x averages 2x2 blocks.
+    half = crop_and_resize(images, [torch.tensor([[0., 0., 8., 8.]]), torch.zeros(0, 4)], (4, 4))
+    torch.testing.assert_close(half[0], F.avg_pool2d(images[0:1, :, :8, :8], 2)[0])
+    # A wide box becomes a centred square; rows outside the image are zero.
+    wide = crop_and_resize(images, [torch.tensor([[0., 0., 16., 4.]]), torch.zeros(0, 4)], (16, 16))
+    assert torch.all(wide[0, :, :5] == 0)  # roi_align repeats the border within half a pixel
+    torch.testing.assert_close(wide[0, :, 6:], images[0, :, :10, :16])

@@ -95,3 +95,39 @@ def mask_embeddings(dense: torch.Tensor, masks: Sequence[torch.Tensor], stride: 
     block[torch.arange(len(weights), device=dense.device), image_of] = weights
     pooled = block.flatten(1).to(dense.dtype) @ dense.flatten(2).transpose(1, 2).reshape(b * h * w, d)
     return pooled / area[:, None].to(dense.dtype)
+
+
+def square_boxes(boxes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """``(..., 4)`` boxes -> squares of side ``scale * max(w, h)`` with the same centres."""
+    cx, cy = (boxes[..., 0] + boxes[..., 2]) / 2, (boxes[..., 1] + boxes[..., 3]) / 2
+    half = scale * torch.maximum(boxes[..., 2] - boxes[..., 0], boxes[..., 3] - boxes[..., 1]) / 2
+    return torch.stack([cx - half, cy - half, cx + half, cy + half], dim=-1)
+
+
+def crop_and_resize(images: torch.Tensor, boxes: BoxList, size: tuple[int, int], scale: float = 1.0,
+                    square: bool = True) -> torch.Tensor:
+    """Cut every box out of its image and resize it to ``size``, all in one call.
+
+    With ``square=True`` the box becomes a square of side ``scale * max(w, h)``
+    around its centre, so the crop keeps its aspect ratio with its longest side
+    resized to ``size`` and is centre-padded; pixels outside the image are 0
+    (the mean colour for normalised images). Each output pixel averages the
+    input pixels it covers (adaptive sampling), so shrinking is anti-aliased.
+
+    Args:
+        images: ``(B, 3, H, W)``.
+        boxes: per image ``(N_i, 4)`` or ``(K, 5)`` rois, input pixels.
+    Returns:
+        ``(K, 3, size[0], size[1])``.
+    """
+    rois = boxes_to_rois(boxes, images.device, images.dtype)
+    if square or scale != 1.0:
+        rois = torch.cat([rois[:, :1], square_boxes(rois[:, 1:], scale) if square else
+                          _scale_boxes(rois[:, 1:], scale)], dim=1)
+    return roi_align(images, rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+
+
+def _scale_boxes(boxes: torch.Tensor, scale: float) -> torch.Tensor:
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) * scale / 2
+    return torch.cat([centre - half, centre + half], dim=1)

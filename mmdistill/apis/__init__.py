@@ -1,0 +1,1 @@
+"""High-level entry points (the quickstart pipeline)."""

@@ -1,0 +1,7 @@
+"""Datasets and transforms; the synthetic world generator lives in ``synthetic``."""
+from .captions import CocoCaptionDataset
+from .synthetic_world import SyntheticWorldPanopticDataset
+from .transforms import LoadPanopticSegments, PackImageText, RandomCaption
+
+__all__ = ['CocoCaptionDataset', 'SyntheticWorldPanopticDataset', 'LoadPanopticSegments', 'PackImageText',
+           'RandomCaption']

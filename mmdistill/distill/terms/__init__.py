@@ -1,0 +1,3 @@
+from .image_text import ImageTextContrastiveLoss
+
+__all__ = ['ImageTextContrastiveLoss']

@@ -1,0 +1,3 @@
+from .dense_zero_shot import DenseZeroShotAccuracy
+
+__all__ = ['DenseZeroShotAccuracy']

@@ -1,0 +1,3 @@
+from .dense_zero_shot import DenseZeroShotClassifier
+
+__all__ = ['DenseZeroShotClassifier']

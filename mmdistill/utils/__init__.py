@@ -1,0 +1,24 @@
+"""Utilities; importing this package applies :func:`apply_compat_patches`."""
+from .compat import (
+    apply_compat_patches,
+    get_installed_path,
+    is_installed,
+    load_from_local,
+    package2module,
+    patch_checkpoint_loader,
+)
+from .offline import (
+    DownloadForbiddenError,
+    disable_offline_mode,
+    enable_offline_mode,
+    forbid_downloads,
+    offline_mode_from_env,
+)
+
+apply_compat_patches()
+
+__all__ = [
+    'apply_compat_patches', 'patch_checkpoint_loader', 'load_from_local', 'is_installed', 'get_installed_path',
+    'package2module', 'DownloadForbiddenError', 'forbid_downloads', 'enable_offline_mode', 'disable_offline_mode',
+    'offline_mode_from_env'
+]

@@ -1,0 +1,114 @@
+"""Config adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
+import inspect
+import logging
+import os.path as osp
+from typing import Optional
+
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+AMP_DEVICES_HINT = 'CUDA (or NPU / MLU / MUSA)'
+
+
+def default_work_dir(config_path: str) -> str:
+    """``./work_dirs/<config file name without extension>``."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def amp_supported() -> bool:
+    """Whether mmengine's ``AmpOptimWrapper`` can run here (it needs an accelerator)."""
+    from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
+    return is_cuda_available() or is_npu_available() or is_mlu_available() or is_musa_available()
+
+
+def enable_amp(cfg: Config) -> None:
+    """Switch ``cfg.optim_wrapper`` to ``AmpOptimWrapper`` (dynamic loss scale)."""
+    optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if optim_wrapper == 'AmpOptimWrapper':
+        print_log('AMP training is already enabled in your config.', logger='current')
+        return
+    if optim_wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp is only supported with optim_wrapper.type="OptimWrapper", got {optim_wrapper!r}')
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def _drop_amp(wrapper_cfg: dict) -> bool:
+    if not isinstance(wrapper_cfg, dict) or wrapper_cfg.get('type') != 'AmpOptimWrapper':
+        return False
+    wrapper_cfg['type'] = 'OptimWrapper'
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        wrapper_cfg.pop(key, None)
+    return True
+
+
+def fall_back_to_fp32_without_accelerator(cfg: Config) -> bool:
+    """Replace ``AmpOptimWrapper`` by ``OptimWrapper`` when no accelerator is present.
+
+    mmengine's ``AmpOptimWrapper`` asserts CUDA / NPU / MLU / MUSA; on a
+    CPU-only machine training continues in fp32 with a warning.
+
+    Returns:
+        bool: Whether the config was changed.
+    """
+    if amp_supported() or 'optim_wrapper' not in cfg:
+        return False
+    changed = _drop_amp(cfg.optim_wrapper)
+    for value in cfg.optim_wrapper.values():  # OptimWrapperDict-style configs
+        changed = _drop_amp(value) or changed
+    if changed:
+        print_log(
+            f'Mixed precision (AmpOptimWrapper) needs {AMP_DEVICES_HINT}; none is available, '
+            'so training runs in fp32 (OptimWrapper).',
+            logger='current',
+            level=logging.WARNING)
+    return changed
+
+
+def _hook_accepts(hook_type, arg: str, scope: Optional[str]) -> bool:
+    """Whether the registered hook class takes ``arg`` in ``__init__``."""
+    from mmengine.registry import HOOKS
+    if not isinstance(hook_type, str):
+        cls = hook_type
+    else:
+        try:
+            with HOOKS.switch_scope_and_registry(scope) as registry:
+                cls = registry.get(hook_type)
+        except Exception:  # the scope's package is not importable: fall back below
+            cls = None
+    if cls is None:
+        return False
+    return arg in inspect.signature(cls.__init__).parameters
+
+
+def setup_visualization(cfg: Config, show: bool = False, show_dir: Optional[str] = None,
+                        wait_time: float = 2.) -> None:
+    """Turn on ``default_hooks.visualization`` for ``--show`` / ``--show-dir``.
+
+    ``show_dir`` goes to the hook's ``test_out_dir`` when it has one (mmdet's
+    ``DetVisualizationHook``), else to ``visualizer.save_dir`` (mmseg style).
+
+    Raises:
+        RuntimeError: the config has no visualization hook.
+    """
+    if not (show or show_dir):
+        return
+    hooks = cfg.get('default_hooks') or {}
+    if 'visualization' not in hooks or hooks['visualization'] is None:
+        raise RuntimeError(
+            '--show / --show-dir need a visualization hook: the config has no '
+            '`default_hooks.visualization` (e.g. dict(type="DetVisualizationHook") for '
+            'mmdet or dict(type="SegVisualizationHook") for mmseg) and a `visualizer`.')
+    hook = hooks['visualization']
+    hook['draw'] = True
+    if show:
+        hook['show'] = True
+        hook['wait_time'] = wait_time
+    if show_dir:
+        if _hook_accepts(hook.get('type'), 'test_out_dir', cfg.get('default_scope')):
+            hook['test_out_dir'] = show_dir
+        elif cfg.get('visualizer') is not None:
+            cfg.visualizer['save_dir'] = show_dir
+        else:
+            raise RuntimeError('--show-dir: the visualization hook has no `test_out_dir` and the config '
+                               'has no `visualizer` to take a `save_dir`.')

@@ -1,0 +1,1 @@
+"""Plots: per-class accuracy bars."""
