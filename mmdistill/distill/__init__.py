@@ -1,5 +1,9 @@
 """Distillation: terms (losses), teachers, views and the models that combine them."""
+from .distiller import Distiller, StepContext
 from .pretrainer import CLIPPretrainer
-from .terms import ImageTextContrastiveLoss
+from .teachers import EMATeacher, FrozenTeacher, RefinerTeacher
+from .terms import *  # noqa: F401,F403
+from .views import GridPatches, ProposalBoxes, RandomCrops, Views
 
-__all__ = ['CLIPPretrainer', 'ImageTextContrastiveLoss']
+__all__ = ['Distiller', 'StepContext', 'CLIPPretrainer', 'EMATeacher', 'FrozenTeacher', 'RefinerTeacher',
+           'GridPatches', 'ProposalBoxes', 'RandomCrops', 'Views']

@@ -41,7 +41,8 @@ class CLIPPretrainer(BaseModel):
         if mode == 'loss':
             image, text = self.embed(inputs, captions)
             scale = self.clip.logit_scale.exp().clamp(max=100)
-            return dict(loss_image_text=self.loss(image, text, scale), logit_scale=scale.detach())
+            loss = self.loss.loss_weight * self.loss(image, text, scale)
+            return dict(loss_image_text=loss, logit_scale=scale.detach())
         if mode == 'predict':
             image, text = self.embed(inputs, captions)
             for sample, i, t in zip(data_samples, image, text):

@@ -32,9 +32,7 @@ class ImageTextContrastiveLoss(nn.Module):
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor,
                 logit_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``logit_scale`` is the multiplier (already exponentiated)."""
+        """Unweighted loss (the caller applies ``loss_weight``); ``logit_scale`` is already exponentiated."""
         if self.kind == 'softmax':
-            loss = self.loss(image_emb, text_emb, logit_scale)
-        else:
-            loss = self.loss(image_emb, text_emb, logit_scale, logit_bias)
-        return self.loss_weight * loss
+            return self.loss(image_emb, text_emb, logit_scale)
+        return self.loss(image_emb, text_emb, logit_scale, logit_bias)
