@@ -146,3 +146,27 @@ def test_teacher_crop_shows_the_students_region():
 def test_registered_views_and_terms_build():
     assert isinstance(MODELS.build(dict(type='GridPatches')), GridPatches)
     assert MODELS.get('RegionToCLSLoss').inputs == ('student', 'teacher')
+
+
+def test_refiner_stage_learns_and_keeps_the_tower_frozen():
+    tower = dict(type='CLIPTower', arch=VIT, trainable='none')
+    torch.manual_seed(0)
+    model = Distiller(
+        student=dict(type='Refiner', tower=tower, depth=1, inter_layers=None, hidden_dim=32),
+        teachers=dict(frozen=dict(type='FrozenTeacher', tower=tower)),
+        views=dict(type='RandomCrops', num=4, scale=(0.3, 0.7)),
+        terms=[dict(name='refine', type='TokenContrastiveLoss', normalize=True, tau=0.1,
+                    pred='student.region_tokens', target='frozen.crop_tokens')],
+        student_size=64, token_size=4)
+    tower_before = {k: v.clone() for k, v in model.student.tower.state_dict().items()}
+    params = [p for p in model.parameters() if p.requires_grad]
+    assert params and all(not p.requires_grad for p in model.student.tower.parameters())
+    optim = OptimWrapper(torch.optim.Adam(params, lr=2e-3))
+    images, samples = batch(n=2)
+    losses = []
+    for _ in range(30):
+        model.generator.manual_seed(0)  # the same crops each step: a fixed problem to fit
+        losses.append(float(model.train_step(dict(inputs=images, data_samples=samples), optim)['loss_refine']))
+    assert losses[-1] < losses[0] - 0.3, losses
+    for k, v in model.student.tower.state_dict().items():
+        assert torch.equal(v, tower_before[k]), k

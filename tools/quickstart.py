@@ -28,7 +28,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--world', default='data/synthetic_world', help='where the synthetic world lives')
     parser.add_argument('--work-dir', default='work_dirs/quickstart', help='where models and results go')
-    parser.add_argument('--seed', type=int, default=0, help='world and training seed')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the world and the tiny CLIP')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0], help='distillation seeds averaged per row')
     parser.add_argument('--all', action='store_true', help='also compute the rows beyond the default run')
     parser.add_argument('--force', action='store_true', help='recompute every stage, ignoring caches')
     return parser.parse_args()
@@ -39,7 +40,7 @@ def main() -> None:
     os.chdir(REPO)
     start = time.time()
     paths = QuickstartPaths(world=args.world, work_dir=args.work_dir)
-    table = run_quickstart(paths, seed=args.seed, include_all=args.all, force=args.force)
+    table = run_quickstart(paths, seed=args.seed, include_all=args.all, force=args.force, seeds=args.seeds)
     print(table)
     print(f'\ntable: {paths.results_md}\npicture: {paths.picture}\nwall time: {time.time() - start:.0f} s')
 

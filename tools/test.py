@@ -34,7 +34,9 @@ from mmdistill.utils.runtime import default_work_dir, setup_visualization  # noq
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (evaluate) a checkpoint with mmengine (mmdistill).')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file; omit it for models that load their weights from the config '
+                             '(e.g. DenseZeroShotClassifier: tower=dict(checkpoint=...))')
     parser.add_argument('--work-dir', help='the dir to save logs and metrics (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='dump the raw predictions to this pickle file (.pkl / .pickle)')
     parser.add_argument('--show-dir', help='save drawn predictions here (needs default_hooks.visualization)')
@@ -58,7 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
-    if not osp.isfile(args.checkpoint):
+    if args.checkpoint is not None and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher

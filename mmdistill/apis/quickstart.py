@@ -12,16 +12,21 @@ import os
 import os.path as osp
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from ..clip.export import load_mmengine_state_dict, save_checkpoint_atomic, strip_prefix
+from ..clip.export import export_open_clip, load_mmengine_state_dict, save_checkpoint_atomic, strip_prefix
 from ..datasets.synthetic import generate_world, world_is_complete
 
 PRETRAIN_CONFIG = 'configs/quickstart/tiny_clip_pretrain_synthetic.py'
 EVAL_CONFIG = 'configs/quickstart/dense_zero_shot_synthetic.py'
+REFINER_CONFIG = 'configs/refiner/refiner_synthetic.py'
+ARCH = 'mmdistill-world-ViT-P12'
+# Paths the synthetic-world configs name; replaced by the run's actual files.
+CONFIG_TINY_CLIP = 'work_dirs/quickstart/tiny_clip.pt'
+CONFIG_REFINER = 'work_dirs/quickstart/refiner/iter_300.pth'
 COLUMNS = (('boxes', 'thing'), ('boxes', 'stuff'), ('masks', 'thing'), ('masks', 'stuff'), ('crops', 'thing'))
 
 
@@ -54,6 +59,7 @@ class Row:
     make_checkpoint: Callable[[QuickstartPaths, int, bool], str]
     default: bool = True
     metrics: dict = field(default_factory=dict)
+    spread: dict = field(default_factory=dict)
 
 
 def banner(step: str, text: str) -> None:
@@ -75,9 +81,27 @@ def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
     generate_world(paths.world, seed=seed, force=force, progress=True)
 
 
-def train_from_config(config: str, work_dir: str, world: str, seed: int, **overrides) -> Runner:
-    """Train ``config`` on the world at ``world``; resumes from the last checkpoint in ``work_dir``."""
+def replace_paths(node, mapping: dict[str, str]):
+    """Replace string leaves of a config tree equal to a key of ``mapping``."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            node[k] = replace_paths(v, mapping)
+    elif isinstance(node, list):
+        return [replace_paths(v, mapping) for v in node]
+    elif isinstance(node, str):
+        return mapping.get(node, node)
+    return node
+
+
+def train_from_config(config: str, work_dir: str, world: str, seed: int, paths: Optional[dict] = None,
+                      **overrides) -> Runner:
+    """Train ``config`` on the world at ``world``; resumes from the last checkpoint in ``work_dir``.
+
+    ``paths`` maps file names the config holds to the files of this run.
+    """
     cfg = Config.fromfile(config)
+    if paths:
+        replace_paths(cfg.model, paths)
     cfg.work_dir = work_dir
     cfg.train_dataloader.dataset.data_root = world
     cfg.randomness = dict(seed=seed)
@@ -98,6 +122,42 @@ def pretrained_tiny_clip(paths: QuickstartPaths, seed: int, force: bool) -> str:
     last = osp.join(runner.work_dir, f'iter_{runner.iter}.pth')
     state = load_mmengine_state_dict(last) if osp.isfile(last) else runner.model.state_dict()
     return save_checkpoint_atomic(strip_prefix(state, 'clip.'), paths.tiny_clip)
+
+
+def last_checkpoint(runner: Runner) -> str:
+    path = osp.join(runner.work_dir, f'iter_{runner.iter}.pth')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} missing after training: is the CheckpointHook interval a divisor of '
+                                f'max_iters ({runner.max_iters})?')
+    return path
+
+
+def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
+    """Stage 1 of R-SCD: the Refiner trained on the world (cached per seed)."""
+    work_dir = paths.stage_dir(f'refiner_seed{seed}')
+    done = osp.join(work_dir, 'iter_300.pth')
+    if osp.isfile(done) and not force:
+        return done
+    runner = train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
+    return last_checkpoint(runner)
+
+
+def distilled(config: str, needs_refiner: bool = False) -> Callable[[QuickstartPaths, int, bool], str]:
+    """A row maker: distil with ``config`` (seeded), export the student as an open_clip checkpoint."""
+    stem = osp.splitext(osp.basename(config))[0]
+
+    def make(paths: QuickstartPaths, seed: int, force: bool) -> str:
+        out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}.pt')
+        if osp.isfile(out) and not force:
+            print(f'{stem} (seed {seed}) found (cached)')
+            return out
+        mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
+        if needs_refiner:
+            mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
+        runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}'), paths.world, seed, mapping)
+        return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.')
+
+    return make
 
 
 def evaluate_tower(paths: QuickstartPaths, name: str, checkpoint: str, force: bool) -> dict:
@@ -125,7 +185,7 @@ def evaluate_tower(paths: QuickstartPaths, name: str, checkpoint: str, force: bo
 
 
 def format_table(rows: list[Row]) -> str:
-    """Markdown table: rows = towers, columns = readout x group, top-1 / top-5 (percent)."""
+    """Markdown table: rows = towers, columns = readout x group, top-1 / top-5 (percent, mean over seeds)."""
     head = '| tower | ' + ' | '.join(f'{kind} {group} top-1 / top-5' for kind, group in COLUMNS) + ' |'
     lines = [head, '|' + '---|' * (len(COLUMNS) + 1)]
     for row in rows:
@@ -133,18 +193,43 @@ def format_table(rows: list[Row]) -> str:
         for kind, group in COLUMNS:
             top1 = row.metrics.get(f'{kind}/{group}_top1')
             top5 = row.metrics.get(f'{kind}/{group}_top5')
-            cells.append('-' if top1 is None else f'{top1:.1f} / {top5:.1f}')
+            spread = row.spread.get(f'{kind}/{group}_top1')
+            pm = f' ±{spread:.1f}' if spread else ''
+            cells.append('-' if top1 is None else f'{top1:.1f}{pm} / {top5:.1f}')
         lines.append(f'| {row.name} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
+def average(results: list[dict]) -> tuple[dict, dict]:
+    """Mean and (for several seeds) standard deviation of each metric."""
+    keys = set.intersection(*(set(r) for r in results))
+    mean = {k: sum(r[k] for r in results) / len(results) for k in keys}
+    std = {k: (sum((r[k] - mean[k]) ** 2 for r in results) / (len(results) - 1)) ** 0.5 for k in keys} \
+        if len(results) > 1 else {}
+    return mean, std
+
+
 def default_rows() -> list[Row]:
-    return [Row('tiny CLIP (image-text)', pretrained_tiny_clip)]
+    """The table's towers; rows with ``default=False`` need ``--all``."""
+    return [
+        Row('tiny CLIP (image-text)', pretrained_tiny_clip),
+        Row('CLIPSelf', distilled('configs/clipself/clipself_patches_synthetic.py')),
+        Row('CLIPSelf (proposals)', distilled('configs/clipself/clipself_proposals_synthetic.py'), default=False),
+        Row('SC-CLIPSelf', distilled('configs/scd/sc_clipself_synthetic.py'), default=False),
+        Row('R-SC-CLIPSelf', distilled('configs/scd/r_sc_clipself_synthetic.py', needs_refiner=True), default=False),
+        Row('R-SC-V', distilled('configs/scd/r_sc_v_synthetic.py', needs_refiner=True), default=False),
+        Row('RegionText', distilled('configs/regiontext/regiontext_synthetic.py'), default=False),
+        Row('R-SC-RegionText', distilled('configs/regiontext/r_sc_regiontext_synthetic.py', needs_refiner=True),
+            default=False),
+    ]
 
 
 def run_quickstart(paths: QuickstartPaths, seed: int = 0, include_all: bool = False, force: bool = False,
-                   rows: Optional[list[Row]] = None) -> str:
-    """Run every stage; return the results table (also written to ``paths.results_md``)."""
+                   rows: Optional[list[Row]] = None, seeds: Sequence[int] = (0,)) -> str:
+    """Run every stage; return the results table (also written to ``paths.results_md``).
+
+    ``seed`` makes the world and the tiny CLIP; ``seeds`` are the distillation runs averaged per row.
+    """
     from ..visualization.accuracy_plots import plot_per_class_accuracy
     rows = [r for r in (rows or default_rows()) if r.default or include_all]
     banner('1/4', 'synthetic world')
@@ -153,15 +238,18 @@ def run_quickstart(paths: QuickstartPaths, seed: int = 0, include_all: bool = Fa
     pretrained_tiny_clip(paths, seed, force)
     per_class = {}
     for i, row in enumerate(rows):
-        banner('3/4', f'tower {i + 1}/{len(rows)}: {row.name}')
-        checkpoint = row.make_checkpoint(paths, seed, force)
-        result = evaluate_tower(paths, row.name.replace(' ', '_').replace('(', '').replace(')', ''), checkpoint,
-                                force)
-        row.metrics = result['metrics']
-        per_class[row.name] = json.load(open(result['per_class_file']))
+        results = []
+        for run_seed in seeds:
+            banner('3/4', f'tower {i + 1}/{len(rows)}: {row.name} (seed {run_seed})')
+            checkpoint = row.make_checkpoint(paths, run_seed, force)
+            result = evaluate_tower(paths, osp.splitext(osp.basename(checkpoint))[0], checkpoint, force)
+            results.append(result['metrics'])
+            per_class.setdefault(row.name, json.load(open(result['per_class_file'])))
+        row.metrics, row.spread = average(results)
     banner('4/4', 'results')
     table = format_table(rows)
+    seeds_note = f' (mean over distillation seeds {list(seeds)}, ± = std of top-1)' if len(seeds) > 1 else ''
     with open(paths.results_md, 'w') as f:
-        f.write('# Dense zero-shot accuracy on the synthetic world (val split)\n\n' + table + '\n')
+        f.write(f'# Dense zero-shot accuracy on the synthetic world (val split){seeds_note}\n\n{table}\n')
     plot_per_class_accuracy(per_class, paths.picture)
     return table

@@ -164,3 +164,14 @@ class CLIPTower(BaseModule):
         """The tower's weights under open_clip's key names (``visual.*``)."""
         return {f'visual.{k}': v for k, v in self.visual.state_dict().items()}
 
+
+
+def _register_in_downstream_registries() -> None:
+    """Let mmdet / mmseg configs (default scope mmdet / mmseg) name ``type='CLIPTower'`` directly."""
+    from mmdet.registry import MODELS as MMDET_MODELS
+    from mmseg.registry import MODELS as MMSEG_MODELS
+    for registry in (MMDET_MODELS, MMSEG_MODELS):
+        registry.register_module(name='CLIPTower', module=CLIPTower, force=True)
+
+
+_register_in_downstream_registries()

@@ -44,6 +44,13 @@ from .teachers import EMATeacher, FrozenTeacher, Teacher
 DENSE_KEYS = {'dense', 'regions', 'region_tokens', 'image_tokens'}
 
 
+def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    def wrapped() -> torch.Tensor:
+        with torch.no_grad():
+            return fn()
+    return wrapped
+
+
 class StepContext:
     """Named tensors of one step, each computed on first use by its producer and then reused."""
 
@@ -91,7 +98,8 @@ class Distiller(BaseModel):
     """Student tower + teachers + views + weighted terms.
 
     Args:
-        student: ``CLIPTower`` config (what trains is set by its ``trainable``).
+        student: ``CLIPTower`` config (what trains is set by its ``trainable``), or a
+            ``Refiner`` config to train a Refiner (its ``student.*`` signals are refined tokens).
         teachers: name -> teacher config. ``FrozenTeacher`` without ``tower``
             and ``EMATeacher`` copy the student.
         views: view sampler config (``GridPatches``, ``ProposalBoxes``, ``RandomCrops``).
@@ -138,11 +146,16 @@ class Distiller(BaseModel):
         self.generator = torch.Generator().manual_seed(seed)
         self._check_signals()
 
+    @property
+    def student_tower(self) -> CLIPTower:
+        """The student's CLIP tower (the Refiner's frozen tower when a Refiner is trained)."""
+        return self.student if isinstance(self.student, CLIPTower) else self.student.tower
+
     def _build_teacher(self, cfg: dict) -> Teacher:
         cfg = dict(cfg)
         if cfg['type'] in ('EMATeacher', EMATeacher) or (cfg['type'] in ('FrozenTeacher', FrozenTeacher)
                                                           and cfg.get('tower') is None):
-            cfg['student'] = self.student
+            cfg['student'] = self.student_tower
         return MODELS.build(cfg)
 
     def _check_signals(self) -> None:
@@ -215,7 +228,8 @@ class Distiller(BaseModel):
         signals[f'{name}.crop_cls'] = lambda: crop_value().cls
         signals[f'{name}.crop_tokens'] = crop_tokens
         if hasattr(teacher, 'refiner'):
-            signals.update(teacher.refiner.signals(name, student_images, boxes, self.token_size))
+            refined = teacher.refiner.signals(name, student_images, boxes, self.token_size)
+            signals.update({key: no_grad(fn) for key, fn in refined.items()})
         return signals
 
     def step_context(self, images: torch.Tensor, data_samples: Sequence) -> tuple[StepContext, int]:
@@ -237,11 +251,14 @@ class Distiller(BaseModel):
         def crops() -> torch.Tensor:
             if 'crops' not in crop_cache:
                 native = next(iter(self.teachers.values())).tower.native_size if self.teachers else \
-                    self.student.native_size
+                    self.student_tower.native_size
                 crop_cache['crops'] = crop_and_resize(images, crop_boxes, native, square=True)
             return crop_cache['crops']
 
-        producers = self._tower_signals('student', run_student, boxes, size, self.student.stride)
+        if isinstance(self.student, CLIPTower):
+            producers = self._tower_signals('student', run_student, boxes, size, self.student.stride)
+        else:  # a Refiner trains (stage 1 of R-SCD): its refined tokens are the student's signals
+            producers = self.student.signals('student', student_images, boxes, self.token_size)
         for name, teacher in self.teachers.items():
             producers.update(self._teacher_signals(name, teacher, student_images, boxes, crops))
         if self.text is not None:
@@ -253,7 +270,7 @@ class Distiller(BaseModel):
         if mode == 'loss':
             return self.loss(inputs, data_samples)
         if mode == 'tensor':
-            return self.student(inputs).dense
+            return self.student_tower(inputs).dense
         raise ValueError(f'{type(self).__name__} trains only (mode "loss" or "tensor"); evaluate the exported '
                          f'tower with DenseZeroShotClassifier. Got mode={mode!r}')
 
@@ -269,6 +286,6 @@ class Distiller(BaseModel):
     def train_step(self, data, optim_wrapper) -> dict[str, torch.Tensor]:
         log_vars = super().train_step(data, optim_wrapper)
         for teacher in self.teachers.values():
-            teacher.update(self.student)
+            teacher.update(self.student_tower)
         return log_vars
 

@@ -187,7 +187,7 @@ class Refiner(BaseModule):
         """Blocks on ``[cls; tokens]`` ``(N, C), (N, h*w, C)`` -> normalised ``(N, D), (N, h*w, D)``."""
         grid = self._grid(size)
         x = torch.cat([cls[:, None], tokens], dim=1)
-        for blk in self.blocks:
+        for blk in self.blocks if len(x) else ():  # timm's EVA attention rejects an empty batch
             x = blk(x) if grid.rope is None else blk(x, rope=grid.rope)
         x = F.normalize(self.tower.project_tokens(x), dim=-1)
         return x[:, 0], x[:, 1:]

@@ -1,0 +1,73 @@
+"""The quickstart's stages on a tiny world: pretraining lowers the loss, evaluation runs via tools/test.py."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import mmdistill  # noqa: F401
+from mmdistill.apis.quickstart import EVAL_CONFIG, PRETRAIN_CONFIG, Row, format_table, train_from_config
+from mmdistill.clip import CLIPTower
+from mmdistill.clip.export import save_checkpoint_atomic, strip_prefix
+from mmdistill.datasets.synthetic import generate_world
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def world(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('world'))
+    generate_world(root, seed=3, num_train=96, num_val=12, workers=1, progress=False)
+    return root
+
+
+@pytest.fixture(scope='module')
+def pretrained(world, tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('pretrain'))
+    runner = train_from_config(
+        osp.join(REPO, PRETRAIN_CONFIG), work_dir, world, seed=0,
+        **{'train_cfg.max_iters': 40, 'train_dataloader.batch_size': 24, 'train_dataloader.num_workers': 0,
+           'train_dataloader.persistent_workers': False, 'default_hooks.logger.interval': 1,
+           'default_hooks.checkpoint.interval': 40, 'param_scheduler.0.end': 5, 'param_scheduler.1.begin': 5,
+           'param_scheduler.1.T_max': 35, 'param_scheduler.1.end': 40})
+    losses = runner.message_hub.get_scalar('train/loss_image_text').data[0]
+    path = save_checkpoint_atomic(strip_prefix(runner.model.state_dict(), 'clip.'), osp.join(work_dir, 'tiny.pt'))
+    return path, list(losses)
+
+
+def test_short_pretraining_lowers_the_contrastive_loss(pretrained):
+    _, losses = pretrained
+    assert len(losses) == 40
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < first - 0.5, (first, last)
+
+
+def test_exported_checkpoint_builds_a_tower(pretrained):
+    tower = CLIPTower('mmdistill-world-ViT-P12', checkpoint=pretrained[0], trainable='none')
+    out = tower(torch.randn(1, 3, 96, 96), cls=True)
+    assert out.cls.shape == (1, 128) and out.dense.shape == (1, 128, 8, 8)
+
+
+def test_evaluation_config_runs_through_tools_test(pretrained, world, tmp_path):
+    ckpt = pretrained[0]
+    env = dict(os.environ, MMDISTILL_OFFLINE='1')
+    cmd = [sys.executable, osp.join(REPO, 'tools/test.py'), osp.join(REPO, EVAL_CONFIG), '--work-dir', str(tmp_path),
+           '--cfg-options', f'model.tower.checkpoint={ckpt}', f'model.text.checkpoint={ckpt}',
+           f'test_dataloader.dataset.data_root={world}', 'test_dataloader.num_workers=0',
+           f'test_evaluator.out_file={tmp_path}/per_class.json']
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith('metrics: ')][-1]
+    metrics = json.loads(line[len('metrics: '):])
+    for kind in ('boxes', 'masks'):
+        for group in ('thing', 'stuff'):
+            assert 0.0 <= metrics[f'dense_zs/{kind}/{group}_top1'] <= metrics[f'dense_zs/{kind}/{group}_top5'] <= 100
+    assert 'dense_zs/crops/thing_top1' in metrics
+    per_class = json.load(open(tmp_path / 'per_class.json'))
+    assert len(per_class['classes']) == 32 and per_class['num_things'] == 24
+    row = Row('tiny', lambda *a: ckpt, metrics={k.removeprefix('dense_zs/'): v for k, v in metrics.items()})
+    table = format_table([row])
+    assert table.count('\n') == 2 and '| tiny |' in table
