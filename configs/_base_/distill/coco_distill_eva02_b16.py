@@ -1,0 +1,46 @@
+# Real-scale distillation on COCO train2017 with EVA02-CLIP-B/16 (CLIPSelf / SCD papers).
+# Data: data/coco/train2017/, data/coco/annotations/instances_train2017.json
+#       (+ proposals: data/coco/proposals/rpn_coco_base_train2017.json, from tools/misc/rpn_proposals.py)
+# Weights: checkpoints/EVA02_CLIP_B_psz16_s8B.pt (https://huggingface.co/QuanSun/EVA-CLIP)
+# 8 GPUs: bash tools/dist_train.sh CONFIG 8
+_base_ = ['../default_runtime.py']
+
+arch = 'EVA02-B-16'
+clip_checkpoint = 'checkpoints/EVA02_CLIP_B_psz16_s8B.pt'
+student_size = 1024  # 64 x 64 dense grid; teacher crops at the native 224
+data_root = 'data/coco/'
+clip_mean = [122.7709383, 116.7460125, 104.09373615]
+clip_std = [68.5005327, 66.6321579, 70.32316305]
+max_epochs = 6
+batch_size = 2  # per GPU; x 8 GPUs = 16 images per step (CLIPSelf)
+
+data_preprocessor = dict(type='ImgDataPreprocessor', mean=clip_mean, std=clip_std, bgr_to_rgb=True)
+distill_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='PackImageText', meta_keys=('img_id', 'img_path', 'img_shape', 'ori_shape', 'proposals')),
+]
+train_dataloader = dict(
+    batch_size=batch_size,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='CocoImageDataset',
+        data_root=data_root,
+        ann_file='annotations/instances_train2017.json',
+        data_prefix=dict(img_path='train2017'),
+        pipeline=distill_pipeline))
+
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    dtype='float16',
+    optimizer=dict(type='AdamW', lr=1e-5, betas=(0.9, 0.999), weight_decay=0.1),
+    paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=1000),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs,
+         convert_to_iter_based=True),
+]
+default_hooks = dict(checkpoint=dict(type='CheckpointHook', by_epoch=True, interval=1, max_keep_ckpts=2))
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -1,0 +1,25 @@
+# Stage 1 of R-SCD at real scale (paper 001 Sec. 4.1 / App. C): Refiner = the last 4 blocks of the
+# frozen EVA02-CLIP-B/16, FC_Inter from layers 4 and 7, hidden 4096; C=4 random crops per image at
+# scale 0.3-0.7; token InfoNCE (Eq. 13); AdamW lr 1e-4, 4 epochs, 16 images per step.
+_base_ = ['../_base_/distill/coco_distill_eva02_b16.py']
+
+tower = dict(type='CLIPTower', arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}}, trainable='none')
+model = dict(
+    type='Distiller',
+    student=dict(type='Refiner', tower=tower, depth=4, inter_layers=(4, 7), hidden_dim=4096),
+    teachers=dict(frozen=dict(type='FrozenTeacher', tower=tower)),
+    views=dict(type='RandomCrops', num=4, scale=(0.3, 0.7)),
+    terms=[dict(name='refine', type='TokenContrastiveLoss', mode='infonce', normalize=True, tau=0.1,
+                pred='student.region_tokens', target='frozen.crop_tokens')],
+    student_size={{_base_.student_size}},
+    token_size=14,  # the crop's own 14 x 14 grid at 224 px
+    data_preprocessor={{_base_.data_preprocessor}})
+
+max_epochs = 4
+train_cfg = dict(max_epochs=max_epochs)
+optim_wrapper = dict(optimizer=dict(lr=1e-4, weight_decay=0.05))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=500),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs,
+         convert_to_iter_based=True),
+]

@@ -1,0 +1,21 @@
+# R-SC-CLIPSelf with EVA02-CLIP-L/14 at 896 (64 x 64 grid): Refiner = last 6 blocks, FC_Inter from
+# layers 9 and 14, lambda 0.4; teacher crops at 224 (EVA02-L-14 native). Ensemble alpha 0.95.
+# Weights: checkpoints/EVA02_CLIP_L_psz14_s4B.pt. Stage 1: refiner config with the same overrides.
+_base_ = ['./r_sc_clipself_eva02_b16_coco.py']
+
+arch = 'EVA02-L-14'
+clip_checkpoint = 'checkpoints/EVA02_CLIP_L_psz14_s4B.pt'
+refiner_checkpoint = 'work_dirs/refiner_eva02_l14_coco/epoch_4.pth'
+tower = dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, trainable='none')
+model = dict(
+    student=dict(arch=arch, checkpoint=clip_checkpoint),
+    student_size=896,
+    teachers=dict(refined=dict(checkpoint=refiner_checkpoint,
+                               refiner=dict(tower=tower, depth=6, inter_layers=(9, 14)))),
+    terms=[
+        dict(name='clipself', type='RegionToCLSLoss', loss_weight=1.0,
+             student='student.regions', teacher='frozen.crop_cls'),
+        dict(name='scd', type='SpatialCorrelationLoss', loss_weight=0.4, tau_s=0.2, tau_t=0.2,
+             student='student.region_tokens', teacher='refined.region_tokens'),
+    ])
+train_dataloader = dict(batch_size=1)
