@@ -15,6 +15,9 @@ model = dict(
     text=dict(arch=arch, checkpoint=clip_checkpoint, templates=templates),
     class_names='SyntheticWorldPanopticDataset',
     readouts=('boxes', 'masks', 'crops'),
+    # Crops are squares of 1.3 x the box's longest side: the object then fills ~77 % of the crop,
+    # as in the world's close-ups (60-85 %), the object-centric pictures the tiny CLIP learnt from.
+    crop_scale=1.3,
     data_preprocessor=dict(
         type='mmdet.DetDataPreprocessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}}, bgr_to_rgb=True))
 

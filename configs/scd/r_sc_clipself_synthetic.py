@@ -3,7 +3,7 @@
 # The Refiner never enters the region-language (CLIPSelf) branch.
 _base_ = ['../clipself/clipself_patches_synthetic.py']
 
-refiner_checkpoint = 'work_dirs/quickstart/refiner/iter_300.pth'
+refiner_checkpoint = 'work_dirs/quickstart/refiner/iter_200.pth'
 refiner_tower = dict(type='CLIPTower', arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}},
                      trainable='none')
 model = dict(

@@ -17,7 +17,7 @@ from typing import Callable, Optional, Sequence
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from ..clip.export import export_open_clip, load_mmengine_state_dict, save_checkpoint_atomic, strip_prefix
+from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
 
 PRETRAIN_CONFIG = 'configs/quickstart/tiny_clip_pretrain_synthetic.py'
@@ -26,7 +26,7 @@ REFINER_CONFIG = 'configs/refiner/refiner_synthetic.py'
 ARCH = 'mmdistill-world-ViT-P12'
 # Paths the synthetic-world configs name; replaced by the run's actual files.
 CONFIG_TINY_CLIP = 'work_dirs/quickstart/tiny_clip.pt'
-CONFIG_REFINER = 'work_dirs/quickstart/refiner/iter_300.pth'
+CONFIG_REFINER = 'work_dirs/quickstart/refiner/iter_200.pth'
 COLUMNS = (('boxes', 'thing'), ('boxes', 'stuff'), ('masks', 'thing'), ('masks', 'stuff'), ('crops', 'thing'))
 
 
@@ -66,12 +66,17 @@ def banner(step: str, text: str) -> None:
     print(f'\n==== [{step}] {text} ====', flush=True)
 
 
-def file_key(*paths: str) -> str:
-    """A short hash of files' sizes and modification times plus the given strings."""
-    parts = []
-    for p in paths:
-        parts.append(f'{p}|{os.stat(p).st_size}|{os.stat(p).st_mtime_ns}' if osp.isfile(p) else p)
-    return hashlib.sha256('\n'.join(parts).encode()).hexdigest()[:16]
+def file_key(*items: str) -> str:
+    """A short hash of files (content if small, else size and mtime) and of the other strings given."""
+    digest = hashlib.sha256()
+    for item in items:
+        if osp.isfile(item) and os.stat(item).st_size < 2 ** 20:
+            digest.update(open(item, 'rb').read())
+        elif osp.isfile(item):
+            digest.update(f'{item}|{os.stat(item).st_size}|{os.stat(item).st_mtime_ns}'.encode())
+        else:
+            digest.update(item.encode())
+    return digest.hexdigest()[:16]
 
 
 def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
@@ -114,14 +119,20 @@ def train_from_config(config: str, work_dir: str, world: str, seed: int, paths: 
 
 
 def pretrained_tiny_clip(paths: QuickstartPaths, seed: int, force: bool) -> str:
-    """Stage 2: image-text pretraining of the tiny CLIP, exported as an open_clip checkpoint."""
-    if osp.isfile(paths.tiny_clip) and not force:
+    """Stage 2: image-text pretraining of the tiny CLIP, exported as an open_clip checkpoint.
+
+    Cached with a key of the config and the world, so a new world or recipe retrains it.
+    """
+    key = file_key(PRETRAIN_CONFIG, osp.join(paths.world, 'meta.json'), str(seed))
+    stamp = paths.tiny_clip + '.key'
+    if osp.isfile(paths.tiny_clip) and osp.isfile(stamp) and open(stamp).read() == key and not force:
         print(f'tiny CLIP found at {paths.tiny_clip} (cached)')
         return paths.tiny_clip
-    runner = train_from_config(PRETRAIN_CONFIG, paths.stage_dir('tiny_clip_pretrain'), paths.world, seed)
-    last = osp.join(runner.work_dir, f'iter_{runner.iter}.pth')
-    state = load_mmengine_state_dict(last) if osp.isfile(last) else runner.model.state_dict()
-    return save_checkpoint_atomic(strip_prefix(state, 'clip.'), paths.tiny_clip)
+    runner = train_from_config(PRETRAIN_CONFIG, paths.stage_dir(f'tiny_clip_pretrain_{key}'), paths.world, seed)
+    export_open_clip(last_checkpoint(runner), ARCH, paths.tiny_clip, prefix='clip.')
+    with open(stamp, 'w') as f:
+        f.write(key)
+    return paths.tiny_clip
 
 
 def last_checkpoint(runner: Runner) -> str:
@@ -134,8 +145,8 @@ def last_checkpoint(runner: Runner) -> str:
 
 def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     """Stage 1 of R-SCD: the Refiner trained on the world (cached per seed)."""
-    work_dir = paths.stage_dir(f'refiner_seed{seed}')
-    done = osp.join(work_dir, 'iter_300.pth')
+    work_dir = paths.stage_dir(f'refiner_seed{seed}_{file_key(REFINER_CONFIG, paths.tiny_clip)}')
+    done = osp.join(work_dir, 'iter_200.pth')
     if osp.isfile(done) and not force:
         return done
     runner = train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
@@ -147,14 +158,15 @@ def distilled(config: str, needs_refiner: bool = False) -> Callable[[QuickstartP
     stem = osp.splitext(osp.basename(config))[0]
 
     def make(paths: QuickstartPaths, seed: int, force: bool) -> str:
-        out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}.pt')
+        key = file_key(config, paths.tiny_clip, REFINER_CONFIG if needs_refiner else '')
+        out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
         if osp.isfile(out) and not force:
             print(f'{stem} (seed {seed}) found (cached)')
             return out
         mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
         if needs_refiner:
             mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
-        runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}'), paths.world, seed, mapping)
+        runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
         return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.')
 
     return make

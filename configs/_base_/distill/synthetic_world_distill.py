@@ -5,8 +5,8 @@ _base_ = ['../default_runtime.py', '../datasets/synthetic_world.py']
 arch = 'mmdistill-world-ViT-P12'
 clip_checkpoint = 'work_dirs/quickstart/tiny_clip.pt'
 student_size = 192  # 2x the tower's native 96 px: a 16 x 16 dense grid
-max_iters = 300
-batch_size = 32
+max_iters = 200
+batch_size = 16
 
 data_preprocessor = dict(
     type='ImgDataPreprocessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}}, bgr_to_rgb=True)

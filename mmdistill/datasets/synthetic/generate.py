@@ -27,7 +27,7 @@ from .writers import (
     write_png,
 )
 
-GENERATOR_VERSION = '1.0'
+GENERATOR_VERSION = '1.1'
 SPLITS = ('train', 'val')
 SPLIT_STREAMS = {'train': 0, 'val': 1}
 DEFAULT_NUM_TRAIN = 12000

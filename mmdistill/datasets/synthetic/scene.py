@@ -23,7 +23,7 @@ class SceneConfig:
 
     image_size: int = 96
     in_context_prob: float = 0.8
-    closeup_prob: float = 0.1
+    closeup_prob: float = 0.25
     min_object_size: float = 12.0
     max_object_size: float = 48.0
     closeup_size: Tuple[float, float] = (0.6, 0.85)
