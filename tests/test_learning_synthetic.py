@@ -7,8 +7,7 @@ import pytest
 import torch
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import (QuickstartPaths, distilled, ensure_world, evaluate_tower,
-                                       pretrained_tiny_clip)
+from mmdistill.apis.quickstart import QuickstartPaths, distilled, ensure_world, evaluate_tower, pretrained_tiny_clip
 from mmdistill.clip.builder import read_checkpoint
 
 pytestmark = pytest.mark.slow
