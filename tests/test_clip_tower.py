@@ -234,7 +234,48 @@ def test_crop_and_resize_cuts_the_box():
     # Shrinking 2x averages 2x2 blocks.
     half = crop_and_resize(images, [torch.tensor([[0., 0., 8., 8.]]), torch.zeros(0, 4)], (4, 4))
     torch.testing.assert_close(half[0], F.avg_pool2d(images[0:1, :, :8, :8], 2)[0])
-    # A wide box becomes a centred square; rows outside the image are zero.
-    wide = crop_and_resize(images, [torch.tensor([[0., 0., 16., 4.]]), torch.zeros(0, 4)], (16, 16))
-    assert torch.all(wide[0, :, :5] == 0)  # roi_align repeats the border within half a pixel
-    torch.testing.assert_close(wide[0, :, 6:], images[0, :, :10, :16])
+    # A wide box is letterboxed: its content centred, rows above and below it zero.
+    wide = crop_and_resize(images, [torch.tensor([[0., 4., 16., 8.]]), torch.zeros(0, 4)], (16, 16))
+    assert torch.all(wide[0, :, :6] == 0) and torch.all(wide[0, :, 10:] == 0)
+    torch.testing.assert_close(wide[0, :, 6:10], images[0, :, 4:8, :16])
+    # square=False stretches the box: a 16x4 box to 4x4 averages 4x1 pixel blocks.
+    stretched = crop_and_resize(images, [torch.tensor([[0., 4., 16., 8.]]), torch.zeros(0, 4)], (4, 4),
+                                square=False)
+    torch.testing.assert_close(stretched[0], F.avg_pool2d(images[0:1, :, 4:8, :16], (1, 4))[0])
+
+
+DINO = 'timm:mmdistill_dinov2_tiny_p8'
+
+
+@torch.no_grad()
+def test_timm_dinov2_tower_matches_timm(tmp_path):
+    import timm
+    tower = seeded_tower(DINO)
+    model = timm.create_model('mmdistill_dinov2_tiny_p8', num_classes=0, dynamic_img_size=True).eval()
+    model.load_state_dict(tower.visual.state_dict())
+    for size in ((32, 32), (40, 56)):  # native, then resized positions
+        images = torch.randn(2, 3, *size)
+        tokens = model.forward_features(images)  # (B, 1 + 2 registers + h*w, C), final norm applied
+        plain = CLIPTower(DINO, dense_path='plain').eval()
+        plain.visual.load_state_dict(tower.visual.state_dict())
+        out = plain(images, cls=True)
+        h, w = size[0] // 8, size[1] // 8
+        expected = F.normalize(tokens[:, 3:], dim=-1).transpose(1, 2).reshape(2, -1, h, w)
+        torch.testing.assert_close(out.dense, expected, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(out.cls, tokens[:, 0], rtol=1e-4, atol=1e-5)
+    # the value path: written out by hand on timm's own tokens before the last block
+    images = torch.randn(1, 3, 32, 32)
+    x = model.norm_pre(model._pos_embed(model.patch_embed(images)))
+    x = model.blocks[0](x)
+    last = model.blocks[1]
+    v = F.linear(last.norm1(x), *[t[96:] for t in (last.attn.qkv.weight, last.attn.qkv.bias)])
+    x = x + last.ls1(last.attn.proj(v))
+    x = x + last.ls2(last.mlp(last.norm2(x)))
+    expected = F.normalize(model.norm(x)[:, 3:], dim=-1).transpose(1, 2).reshape(1, -1, 4, 4)
+    torch.testing.assert_close(tower(images).dense, expected, rtol=1e-4, atol=1e-5)
+    # round trip through a timm-layout checkpoint file
+    torch.save(tower.visual.state_dict(), tmp_path / 'dino.pth')
+    reloaded = CLIPTower(DINO, checkpoint=str(tmp_path / 'dino.pth')).eval()
+    torch.testing.assert_close(reloaded(images).dense, tower(images).dense)
+    with pytest.raises(FileNotFoundError, match='DINOv2 release'):
+        CLIPTower('timm:vit_small_patch14_dinov2', checkpoint=str(tmp_path / 'missing.pth'))

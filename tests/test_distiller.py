@@ -170,3 +170,21 @@ def test_refiner_stage_learns_and_keeps_the_tower_frozen():
     assert losses[-1] < losses[0] - 0.3, losses
     for k, v in model.student.tower.state_dict().items():
         assert torch.equal(v, tower_before[k]), k
+
+
+def test_r_sc_v_on_a_dinov2_tower():
+    tower = dict(type='CLIPTower', arch='timm:mmdistill_dinov2_tiny_p8', dense_path='plain')
+    model = Distiller(
+        student=dict(tower, trainable='blocks'),
+        teachers=dict(refined=dict(type='RefinerTeacher', refiner=dict(
+            type='Refiner', tower=dict(tower, trainable='none'), depth=1, inter_layers=None, hidden_dim=32))),
+        views=dict(type='GridPatches', max_split=3, max_cells=5),
+        terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.region_tokens',
+                    teacher='refined.region_tokens')],
+        student_size=48, token_size=3)
+    images, samples = batch()
+    losses = model.loss(images, samples)
+    losses['loss_scd'].backward()
+    grads = [p.grad for p in model.student.parameters() if p.requires_grad]
+    assert torch.isfinite(losses['loss_scd']) and any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert all(p.grad is None for p in model.teachers.parameters())

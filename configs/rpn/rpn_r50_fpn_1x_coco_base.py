@@ -3,7 +3,7 @@
 #   python tools/train.py configs/rpn/rpn_r50_fpn_1x_coco_base.py
 #   python tools/misc/rpn_proposals.py configs/rpn/rpn_r50_fpn_1x_coco_base.py work_dirs/.../epoch_12.pth \
 #       --ann-file data/coco/annotations/instances_train2017.json --img-dir data/coco/train2017 \
-#       --out data/coco/proposals/rpn_r50_fpn_base_train2017.json
+#       --out data/coco/proposals/rpn_coco_base_train2017.json
 # The backbone starts from torchvision's ImageNet ResNet-50 (mmdet's `torchvision://resnet50`): put it in the
 # torch hub cache (~/.cache/torch/hub/checkpoints/resnet50-0676ba61.pth) on machines without network access.
 _base_ = 'mmdet::rpn/rpn_r50_fpn_1x_coco.py'

@@ -27,10 +27,11 @@ class TokenGrid:
     rope: Optional[torch.Tensor] = None
 
 
-def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int], native: tuple[int, int]) -> torch.Tensor:
-    """Bicubic resize of ``(1, 1 + H0 * W0, C)`` positions to ``grid``; identity at the native grid."""
-    return resample_abs_pos_embed(pos_embed, new_size=list(grid), old_size=list(native), num_prefix_tokens=1,
-                                  interpolation='bicubic')
+def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int], native: tuple[int, int],
+                     num_prefix_tokens: int = 1) -> torch.Tensor:
+    """Bicubic resize of ``(1, P + H0 * W0, C)`` positions (P prefix tokens) to ``grid``; identity at native."""
+    return resample_abs_pos_embed(pos_embed, new_size=list(grid), old_size=list(native),
+                                  num_prefix_tokens=num_prefix_tokens, interpolation='bicubic')
 
 
 def rope_for_grid(rope: nn.Module, grid: tuple[int, int]) -> torch.Tensor:
@@ -42,12 +43,10 @@ def rope_for_grid(rope: nn.Module, grid: tuple[int, int]) -> torch.Tensor:
 
 
 class TowerAdapter:
-    """Interface of a family adapter; holds a reference to the tower, registers no parameters.
-
-    ``stem_parameters`` / ``head_parameters`` name what the papers keep frozen.
-    """
+    """Interface of a family adapter; holds a reference to the tower, registers no parameters."""
 
     patch_size: tuple[int, int]
+    num_prefix_tokens: int = 1  # class token (+ register tokens), before the patch tokens
 
     @property
     def native_grid(self) -> tuple[int, int]:
@@ -69,12 +68,6 @@ class TowerAdapter:
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """Final norm + projection of ``(..., C)`` tokens into CLIP space ``(..., D)``."""
-        raise NotImplementedError
-
-    def stem_parameters(self) -> list[nn.Parameter]:
-        raise NotImplementedError
-
-    def head_parameters(self) -> list[nn.Parameter]:
         raise NotImplementedError
 
     @property
@@ -138,13 +131,6 @@ class OpenAIViTAdapter(TowerAdapter):
     def head(self, x: torch.Tensor) -> torch.Tensor:
         return self.visual.ln_post(x) @ self.visual.proj
 
-    def stem_parameters(self) -> list[nn.Parameter]:
-        v = self.visual
-        return [*v.conv1.parameters(), v.class_embedding, v.positional_embedding, *v.ln_pre.parameters()]
-
-    def head_parameters(self) -> list[nn.Parameter]:
-        return [*self.visual.ln_post.parameters(), self.visual.proj]
-
 
 class TimmEvaAdapter(TowerAdapter):
     """open_clip ``TimmModel`` whose trunk is a timm ``Eva`` (EVA02-CLIP)."""
@@ -205,18 +191,75 @@ class TimmEvaAdapter(TowerAdapter):
         t = self.trunk
         return self.visual.head(t.head(t.fc_norm(t.norm(x))))
 
-    def stem_parameters(self) -> list[nn.Parameter]:
-        t = self.trunk
-        params = [*t.patch_embed.parameters(), t.cls_token, *t.norm_pre.parameters()]
-        return params + ([t.pos_embed] if t.pos_embed is not None else [])
 
-    def head_parameters(self) -> list[nn.Parameter]:
-        t = self.trunk
-        return [*t.norm.parameters(), *t.fc_norm.parameters(), *t.head.parameters(), *self.visual.head.parameters()]
+class TimmViTAdapter(TowerAdapter):
+    """timm ``VisionTransformer`` without a CLIP projection, e.g. DINOv2 (with or without registers).
+
+    The "CLIP space" is the final norm's output (there is no text tower); the class token
+    is the first prefix token, register tokens follow it.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        if model.cls_token is None:
+            raise ValueError('timm ViTs without a class token are not supported')
+        self.model = model
+        self.patch_size = tuple(model.patch_embed.patch_size)
+        self.num_prefix_tokens = model.num_prefix_tokens
+
+    @property
+    def native_grid(self) -> tuple[int, int]:
+        return tuple(self.model.patch_embed.grid_size)
+
+    @property
+    def blocks(self) -> nn.ModuleList:
+        return self.model.blocks
+
+    @property
+    def width(self) -> int:
+        return self.model.embed_dim
+
+    @property
+    def embed_dim(self) -> int:
+        return self.model.embed_dim
+
+    def embed(self, images: torch.Tensor) -> tuple[torch.Tensor, TokenGrid]:
+        m = self.model
+        x = m.patch_embed.proj(images)
+        grid = (x.shape[2], x.shape[3])
+        x = m.patch_embed.norm(x.flatten(2).transpose(1, 2))
+        prefix = [m.cls_token.expand(x.shape[0], -1, -1)]
+        if m.reg_token is not None:
+            prefix.append(m.reg_token.expand(x.shape[0], -1, -1))
+        prefix = torch.cat(prefix, dim=1).to(x.dtype)
+        if m.no_embed_class:  # positions for patches only (DINOv2 with registers)
+            pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=0)
+            x = torch.cat([prefix, x + pos.to(x.dtype)], dim=1)
+        else:
+            pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=self.num_prefix_tokens)
+            x = torch.cat([prefix, x], dim=1) + pos.to(x.dtype)
+        return m.norm_pre(x), TokenGrid(grid)
+
+    def block(self, index: int, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
+        return self.blocks[index](x)
+
+    def value_block(self, index: int, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
+        blk = self.blocks[index]
+        attn = blk.attn
+        width = attn.qkv.weight.shape[0] // 3
+        bias = attn.qkv.bias[2 * width:] if attn.qkv.bias is not None else None
+        v = attn.proj(attn.norm(F.linear(blk.norm1(x), attn.qkv.weight[2 * width:], bias)))
+        x = x + blk.ls1(v)
+        return x + blk.ls2(blk.mlp(blk.norm2(x)))
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.fc_norm(self.model.norm(x))
 
 
 def make_adapter(visual: nn.Module) -> TowerAdapter:
-    """Pick the adapter for an open_clip image tower."""
+    """Pick the adapter for an open_clip image tower or a timm ViT."""
+    from timm.models.vision_transformer import VisionTransformer as TimmViT
+    if isinstance(visual, TimmViT):
+        return TimmViTAdapter(visual)
     trunk = getattr(visual, 'trunk', None)
     if trunk is not None:
         from timm.models.eva import Eva
@@ -227,4 +270,4 @@ def make_adapter(visual: nn.Module) -> TowerAdapter:
     if isinstance(visual, VisionTransformer):
         return OpenAIViTAdapter(visual)
     raise TypeError(f'Unsupported image tower {type(visual).__name__}; supported: open_clip VisionTransformer, '
-                    'TimmModel(Eva)')
+                    'TimmModel(Eva), timm VisionTransformer (DINOv2)')

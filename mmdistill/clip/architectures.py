@@ -11,6 +11,7 @@ from pathlib import Path
 import open_clip
 from timm.models import register_model
 from timm.models.eva import Eva
+from timm.models.vision_transformer import VisionTransformer
 
 MODEL_CONFIG_DIR = Path(__file__).parent / 'model_configs'
 open_clip.add_model_config(MODEL_CONFIG_DIR)
@@ -28,6 +29,13 @@ def mmdistill_eva02_tiny_p8_clip(pretrained: bool = False, **kwargs) -> Eva:
     return Eva(**cfg)
 
 
-def shipped_architectures() -> list[str]:
-    """Names of the open_clip architectures this package adds."""
-    return sorted(p.stem for p in MODEL_CONFIG_DIR.glob('*.json'))
+@register_model
+def mmdistill_dinov2_tiny_p8(pretrained: bool = False, **kwargs) -> VisionTransformer:
+    """DINOv2-style timm ViT for tests: 32 px, patch 8, width 48, 2 blocks, LayerScale, 2 registers."""
+    if pretrained:
+        raise ValueError('mmdistill_dinov2_tiny_p8 has no pretrained weights')
+    cfg = dict(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3, init_values=1e-5, reg_tokens=2,
+               no_embed_class=True)
+    cfg.update({k: v for k, v in kwargs.items() if not k.startswith(('pretrained_cfg', 'cache_dir'))})
+    return VisionTransformer(**cfg)
+

@@ -33,7 +33,11 @@ CHECKPOINT_HINTS = {
                  'or DFN / MetaCLIP ViT-B-16 open_clip checkpoints'),
     'ViT-L-14': 'the OpenAI ViT-L/14 weights (ViT-L-14.pt, open_clip pretrained tag "openai")',
     'ViT-L-14-336': 'the OpenAI ViT-L/14@336px weights (ViT-L-14-336px.pt)',
+    'timm:vit_small_patch14_dinov2': 'dinov2_vits14_pretrain.pth from the DINOv2 release (facebookresearch)',
+    'timm:vit_base_patch14_dinov2': 'dinov2_vitb14_pretrain.pth from the DINOv2 release (facebookresearch)',
+    'timm:vit_large_patch14_dinov2': 'dinov2_vitl14_pretrain.pth from the DINOv2 release (facebookresearch)',
 }
+TIMM_PREFIX = 'timm:'
 # Buffers that open_clip / timm rebuild themselves; checkpoints may or may not carry them.
 IGNORED_KEYS = ('attn_mask', 'rope.', 'k_bias')
 
@@ -91,7 +95,11 @@ def remap_state_dict(state_dict: dict[str, torch.Tensor], model: nn.Module) -> d
 
 def load_clip_weights(model: nn.Module, path: str, arch: str = '?') -> None:
     """Load ``path`` into ``model`` strictly, with an error listing missing/unexpected keys."""
-    state_dict = remap_state_dict(read_checkpoint(path, arch), model)
+    load_strict(model, remap_state_dict(read_checkpoint(path, arch), model), path, arch)
+
+
+def load_strict(model: nn.Module, state_dict: dict[str, torch.Tensor], path: str, arch: str) -> None:
+    """``load_state_dict`` that reports every missing, unexpected and mis-shaped key of ``path``."""
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict and not any(s in k for s in IGNORED_KEYS)]
     unexpected = [k for k in state_dict if k not in own and not any(s in k for s in IGNORED_KEYS)]
@@ -134,6 +142,21 @@ def build_clip_model(arch: str, checkpoint: Optional[str] = None, **create_kwarg
         model = open_clip.create_model(arch, pretrained=None, **create_kwargs)
     if checkpoint is not None:
         load_clip_weights(model, checkpoint, arch)
+    return model
+
+
+def build_timm_vit(arch: str, checkpoint: Optional[str] = None) -> nn.Module:
+    """A timm ViT named ``timm:<model name>`` (e.g. DINOv2), weights from a local file (timm or original layout)."""
+    import timm
+    from timm.models.vision_transformer import checkpoint_filter_fn
+    name = arch[len(TIMM_PREFIX):]
+    if not timm.is_model(name):
+        raise ValueError(f'Unknown timm model {name!r} (from arch {arch!r}); see timm.list_models()')
+    if checkpoint is not None and not os.path.isfile(checkpoint):
+        raise FileNotFoundError(missing_checkpoint_message(arch, checkpoint))
+    model = timm.create_model(name, pretrained=False, num_classes=0)
+    if checkpoint is not None:
+        load_strict(model, checkpoint_filter_fn(read_checkpoint(checkpoint, arch), model), checkpoint, arch)
     return model
 
 

@@ -108,11 +108,14 @@ def crop_and_resize(images: torch.Tensor, boxes: BoxList, size: tuple[int, int],
                     square: bool = True) -> torch.Tensor:
     """Cut every box out of its image and resize it to ``size``, all in one call.
 
-    With ``square=True`` the box becomes a square of side ``scale * max(w, h)``
-    around its centre, so the crop keeps its aspect ratio with its longest side
-    resized to ``size`` and is centre-padded; pixels outside the image are 0
-    (the mean colour for normalised images). Each output pixel averages the
-    input pixels it covers (adaptive sampling), so shrinking is anti-aliased.
+    The box is first scaled by ``scale`` about its centre. With ``square=True`` its
+    content is letterboxed (CLIPSelf's teacher crops): resized so its longest side
+    fills ``size``, centred, the rest zero (the mean colour of normalised images).
+    With ``square=False`` the box is stretched to ``size``, so output pixel (i, j)
+    lies at the same relative position as cell (i, j) of a RoIAlign grid over the
+    box (targets aligned token to token). Pixels outside the image are 0. Each
+    output pixel averages the input pixels it covers (adaptive sampling), so
+    shrinking is anti-aliased.
 
     Args:
         images: ``(B, 3, H, W)``.
@@ -121,10 +124,21 @@ def crop_and_resize(images: torch.Tensor, boxes: BoxList, size: tuple[int, int],
         ``(K, 3, size[0], size[1])``.
     """
     rois = boxes_to_rois(boxes, images.device, images.dtype)
-    if square or scale != 1.0:
-        rois = torch.cat([rois[:, :1], square_boxes(rois[:, 1:], scale) if square else
-                          _scale_boxes(rois[:, 1:], scale)], dim=1)
-    return roi_align(images, rois, output_size=size, spatial_scale=1.0, sampling_ratio=-1, aligned=True)
+    box = _scale_boxes(rois[:, 1:], scale) if scale != 1.0 else rois[:, 1:]
+    if not square:
+        return roi_align(images, torch.cat([rois[:, :1], box], 1), output_size=size, spatial_scale=1.0,
+                         sampling_ratio=-1, aligned=True)
+    sq = square_boxes(box)
+    crops = roi_align(images, torch.cat([rois[:, :1], sq], 1), output_size=size, spatial_scale=1.0,
+                      sampling_ratio=-1, aligned=True)
+    side = (sq[:, 2] - sq[:, 0]).clamp(min=1e-6)[:, None]
+    # the box's footprint in output pixels; everything else is padding
+    x0, x1 = [(box[:, i] - sq[:, 0])[:, None] / side * size[1] for i in (0, 2)]
+    y0, y1 = [(box[:, i] - sq[:, 1])[:, None] / side * size[0] for i in (1, 3)]
+    cx = torch.arange(size[1], device=images.device, dtype=images.dtype)[None] + 0.5
+    cy = torch.arange(size[0], device=images.device, dtype=images.dtype)[None] + 0.5
+    inside = ((cy >= y0) & (cy <= y1))[:, :, None] & ((cx >= x0) & (cx <= x1))[:, None, :]
+    return crops * inside[:, None].to(crops.dtype)
 
 
 def _scale_boxes(boxes: torch.Tensor, scale: float) -> torch.Tensor:

@@ -23,10 +23,11 @@ from mmengine.model import BaseModule
 
 from ..registry import MODELS
 from .adapters import make_adapter
-from .builder import build_clip_model
+from .builder import TIMM_PREFIX, build_clip_model, build_timm_vit
 from .pooling import BoxList, mask_embeddings, roi_embeddings
 
 TRAINABLE_MODES = ('none', 'blocks', 'all')
+DENSE_PATHS = ('value', 'plain')
 
 
 @dataclass
@@ -45,21 +46,29 @@ class CLIPTower(BaseModule):
 
     Args:
         arch: open_clip architecture name (``'EVA02-B-16'``, ``'ViT-B-16'``, or a
-            shipped one such as ``'mmdistill-world-ViT-P12'``).
+            shipped one such as ``'mmdistill-world-ViT-P12'``), or ``'timm:<name>'`` for a
+            vision-only timm ViT such as DINOv2 (``'timm:vit_base_patch14_dinov2'``).
         checkpoint: local checkpoint of the whole CLIP model (open_clip, OpenAI or
             EVA-CLIP layout); ``None`` keeps a random initialisation.
         trainable: ``'blocks'`` (CLIPSelf: transformer blocks train; patch and
             position embeddings, class token, final norm and projection frozen),
             ``'none'`` or ``'all'``; ``train_last_blocks`` restricts ``'blocks'``
             to the last K blocks.
+        dense_path: ``'value'`` (MaskCLIP's value-only last block, for CLIP towers) or
+            ``'plain'`` (the last block as it is, the natural choice for DINOv2).
     """
 
     def __init__(self, arch: str, checkpoint: Optional[str] = None, trainable: str = 'blocks',
-                 train_last_blocks: Optional[int] = None, init_cfg: Optional[dict] = None) -> None:
+                 train_last_blocks: Optional[int] = None, dense_path: str = 'value',
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if dense_path not in DENSE_PATHS:
+            raise ValueError(f'dense_path must be one of {DENSE_PATHS}, got {dense_path!r}')
         self.arch = arch
         self.checkpoint = checkpoint
-        self.visual = build_clip_model(arch, checkpoint).visual
+        self.dense_path = dense_path
+        self.visual = (build_timm_vit(arch, checkpoint) if arch.startswith(TIMM_PREFIX)
+                       else build_clip_model(arch, checkpoint).visual)
         self.adapter = make_adapter(self.visual)
         self.set_trainable(trainable, train_last_blocks)
 
@@ -89,8 +98,12 @@ class CLIPTower(BaseModule):
 
     # ------------------------------------------------------------------ forward
     def forward(self, images: torch.Tensor, cls: bool = False, dense: bool = True,
-                layers: Sequence[int] = ()) -> TowerOutput:
-        """Run the trunk once and return the requested outputs (see :class:`TowerOutput`)."""
+                layers: Sequence[int] = (), stop_after: Optional[int] = None) -> TowerOutput:
+        """Run the trunk once and return the requested outputs (see :class:`TowerOutput`).
+
+        ``stop_after=i`` runs blocks ``0..i`` only (e.g. the Refiner's frozen early part);
+        then only ``layers`` up to ``i`` can be asked for.
+        """
         h, w = images.shape[-2:]
         ph, pw = self.adapter.patch_size
         if h < ph or w < pw:
@@ -100,21 +113,30 @@ class CLIPTower(BaseModule):
         if bad:
             raise ValueError(f'layers {bad} out of range for {self.arch} with {self.num_blocks} blocks')
         want = {i % self.num_blocks for i in layers}
+        p = self.adapter.num_prefix_tokens
         out = TowerOutput(image_size=(h, w))
         x, grid = self.adapter.embed(images)
+        if stop_after is not None:
+            if cls or dense or max(want, default=-1) > stop_after:
+                raise ValueError(f'stop_after={stop_after} gives only layers <= {stop_after}, no cls / dense')
+            last = stop_after + 1
         for i in range(last):
             x = self.adapter.block(i, x, grid)
             if i in want:
-                out.layers[i] = self._to_map(x[:, 1:], grid.size)
-        if cls or last in want:
+                out.layers[i] = self._to_map(x[:, p:], grid.size)
+        if stop_after is not None:
+            return out
+        y = None
+        if cls or last in want or (dense and self.dense_path == 'plain'):
             y = self.adapter.block(last, x, grid)
             if last in want:
-                out.layers[last] = self._to_map(y[:, 1:], grid.size)
+                out.layers[last] = self._to_map(y[:, p:], grid.size)
             if cls:
                 out.cls = self.adapter.head(y[:, 0])
         if dense:
-            y = self.adapter.value_block(last, x, grid)
-            out.dense = F.normalize(self._to_map(self.adapter.head(y[:, 1:]), grid.size), dim=1)
+            if self.dense_path == 'value':
+                y = self.adapter.value_block(last, x, grid)
+            out.dense = F.normalize(self._to_map(self.adapter.head(y[:, p:]), grid.size), dim=1)
         return out
 
     @staticmethod
@@ -163,6 +185,7 @@ class CLIPTower(BaseModule):
     def clip_state_dict(self) -> dict[str, torch.Tensor]:
         """The tower's weights under open_clip's key names (``visual.*``)."""
         return {f'visual.{k}': v for k, v in self.visual.state_dict().items()}
+
 
 
 

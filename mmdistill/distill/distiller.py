@@ -15,10 +15,10 @@ key                         what                                                
 ``student.cls``             student image embedding of the student image           (B, D)
 ``student.dense``           student dense map (normalised)                         (B, D, h, w)
 ``student.regions``         RoIAlign 1x1 of the student map over the boxes         (K, D)
-``student.region_tokens``   RoIAlign L x L of the student map over the boxes        (K, L*L, D)
+``student.region_tokens``   RoIAlign L x L of the student map over the boxes       (K, L*L, D)
 ``student.image_tokens``    all cells of the student map                           (B, h*w, D)
-``T.crop_cls``              T's image embedding of each crop encoded alone         (K, D)
-``T.crop_tokens``           T's dense map of each crop, L x L                      (K, L*L, D)
+``T.crop_cls``              T's image embedding of each crop (letterboxed) alone   (K, D)
+``T.crop_tokens``           T's dense map of each crop (stretched), L x L          (K, L*L, D)
 ``T.cls`` / ``T.dense``     T on the student image (as the student keys)           (B, D) / ...
 ``T.regions`` ...           T's map pooled like the student keys                   ...
 ``text``                    concept / class text embeddings                        (C, D)
@@ -33,6 +33,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import get_dist_info
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -143,7 +144,8 @@ class Distiller(BaseModel):
             self.register_buffer('text', text_embeddings(class_names=names, **text), persistent=False)
         else:
             self.text = None
-        self.generator = torch.Generator().manual_seed(seed)
+        rank, _ = get_dist_info()
+        self.generator = torch.Generator().manual_seed(seed + rank)  # each rank samples its own views
         self._check_signals()
 
     @property
@@ -182,9 +184,8 @@ class Distiller(BaseModel):
                 out['value'] = run()
             return out['value']
 
-        def tokens(dense: torch.Tensor) -> torch.Tensor:
-            return F.normalize(roi_embeddings(dense, boxes, stride, size, output_size=self.token_size,
-                                              validate=False), dim=-1)
+        def tokens(dense: torch.Tensor) -> torch.Tensor:  # not re-normalised: terms decide (``normalize``)
+            return roi_embeddings(dense, boxes, stride, size, output_size=self.token_size, validate=False)
 
         return {
             f'{prefix}.cls': lambda: tower_out().cls,
@@ -196,7 +197,7 @@ class Distiller(BaseModel):
         }
 
     def _teacher_signals(self, name: str, teacher: Teacher, student_images: torch.Tensor,
-                         boxes: list[torch.Tensor], crops: Callable[[], torch.Tensor]
+                         boxes: list[torch.Tensor], crops: Callable[[bool], torch.Tensor]
                          ) -> dict[str, Callable[[], torch.Tensor]]:
         needs = self._needs(name)
         tower = teacher.tower
@@ -208,24 +209,24 @@ class Distiller(BaseModel):
 
         signals = self._tower_signals(name, run, boxes, size, tower.stride)
 
-        def crop_out() -> TowerOutput:
-            with torch.no_grad():
-                return tower(crops(), cls='crop_cls' in needs, dense='crop_tokens' in needs)
+        memo: dict[str, torch.Tensor] = {}
 
-        memo: dict[str, TowerOutput] = {}
+        def crop_cls() -> torch.Tensor:  # letterboxed crops, as CLIPSelf's teacher sees them
+            if 'cls' not in memo:
+                with torch.no_grad():
+                    memo['cls'] = tower(crops(True), cls=True, dense=False).cls
+            return memo['cls']
 
-        def crop_value() -> TowerOutput:
-            if 'v' not in memo:
-                memo['v'] = crop_out()
-            return memo['v']
+        def crop_tokens() -> torch.Tensor:  # stretched crops: token j matches RoIAlign cell j of the box
+            if 'tokens' not in memo:
+                with torch.no_grad():
+                    dense = tower(crops(False)).dense
+                if dense.shape[-1] != self.token_size:
+                    dense = F.adaptive_avg_pool2d(dense, self.token_size)
+                memo['tokens'] = dense.flatten(2).transpose(1, 2)
+            return memo['tokens']
 
-        def crop_tokens() -> torch.Tensor:
-            dense = crop_value().dense
-            if dense.shape[-1] != self.token_size:
-                dense = F.normalize(F.adaptive_avg_pool2d(dense, self.token_size), dim=1)
-            return dense.flatten(2).transpose(1, 2)
-
-        signals[f'{name}.crop_cls'] = lambda: crop_value().cls
+        signals[f'{name}.crop_cls'] = crop_cls
         signals[f'{name}.crop_tokens'] = crop_tokens
         if hasattr(teacher, 'refiner'):
             refined = teacher.refiner.signals(name, student_images, boxes, self.token_size)
@@ -238,7 +239,8 @@ class Distiller(BaseModel):
         proposals = [s.proposals for s in data_samples] if all('proposals' in s for s in data_samples) else None
         views = self.views(sizes, self.generator, proposals)
         student_images, scales = resize_longest_side(images, sizes, self.student_size)
-        boxes = [b.to(images.device) * scales[i] for i, b in enumerate(views.boxes)]
+        limit = float(self.student_size)
+        boxes = [(b.to(images.device) * scales[i]).clamp(0, limit) for i, b in enumerate(views.boxes)]
         crop_boxes = [b.to(images.device) for b in views.crop_boxes]
         size = tuple(student_images.shape[-2:])
         needs = self._needs('student')
@@ -246,14 +248,15 @@ class Distiller(BaseModel):
         def run_student() -> TowerOutput:
             return self.student(student_images, cls='cls' in needs, dense=bool(needs & DENSE_KEYS))
 
-        crop_cache: dict[str, torch.Tensor] = {}
+        crop_cache: dict[bool, torch.Tensor] = {}
 
-        def crops() -> torch.Tensor:
-            if 'crops' not in crop_cache:
+        def crops(square: bool) -> torch.Tensor:
+            """All teacher crops of the batch at the teacher's native size, cut in one call."""
+            if square not in crop_cache:
                 native = next(iter(self.teachers.values())).tower.native_size if self.teachers else \
                     self.student_tower.native_size
-                crop_cache['crops'] = crop_and_resize(images, crop_boxes, native, square=True)
-            return crop_cache['crops']
+                crop_cache[square] = crop_and_resize(images, crop_boxes, native, square=square)
+            return crop_cache[square]
 
         if isinstance(self.student, CLIPTower):
             producers = self._tower_signals('student', run_student, boxes, size, self.student.stride)

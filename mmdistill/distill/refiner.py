@@ -138,15 +138,9 @@ class Refiner(BaseModule):
     # ------------------------------------------------------------------ inputs
     def extract(self, images: torch.Tensor) -> TowerOutput:
         """Run the tower up to ``f_I^A`` only; ``layers`` holds :attr:`required_layers` as ``(B, C, h, w)``."""
-        adapter = self.tower.adapter
-        out = TowerOutput(image_size=tuple(images.shape[-2:]))
         with torch.set_grad_enabled(self.end_to_end and torch.is_grad_enabled()):
-            x, grid = adapter.embed(images)
-            for i in range(self.input_layer + 1):
-                x = adapter.block(i, x, grid)
-                if i in self.required_layers:
-                    out.layers[i] = x[:, 1:].transpose(1, 2).reshape(len(x), x.shape[-1], *grid.size)
-        return out
+            return self.tower(images, cls=False, dense=False, layers=self.required_layers,
+                              stop_after=self.input_layer)
 
     def _features(self, inputs: Union[torch.Tensor, TowerOutput]) -> TowerOutput:
         if isinstance(inputs, torch.Tensor):

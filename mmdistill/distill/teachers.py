@@ -80,10 +80,10 @@ class RefinerTeacher(Teacher):
     Args:
         refiner: config of a ``Refiner`` (it builds / receives its frozen tower).
         checkpoint: the Refiner stage's mmengine checkpoint; weights under
-            ``prefix`` (default ``refiner.``) are loaded.
+            ``prefix`` are loaded (``student.``: the Refiner stage trains it as the distiller's student).
     """
 
-    def __init__(self, refiner: dict, checkpoint: Optional[str] = None, prefix: str = 'refiner.',
+    def __init__(self, refiner: dict, checkpoint: Optional[str] = None, prefix: str = 'student.',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.refiner: nn.Module = MODELS.build(refiner)

@@ -6,7 +6,7 @@ Runs any mmdet RPN config + checkpoint through mmengine's test loop; the
 Examples:
     python tools/misc/rpn_proposals.py configs/rpn/rpn_r50_fpn_1x_coco_base.py work_dirs/rpn/epoch_12.pth \\
         --ann-file data/coco/annotations/instances_train2017.json --img-dir data/coco/train2017 \\
-        --out data/coco/proposals/rpn_base_train2017.json --max-per-img 1000
+        --out data/coco/proposals/rpn_coco_base_train2017.json --max-per-img 1000
     torchrun --nproc_per_node 8 tools/misc/rpn_proposals.py CONFIG CHECKPOINT --ann-file ANN --img-dir DIR \\
         --out OUT.json --launcher pytorch
 """
