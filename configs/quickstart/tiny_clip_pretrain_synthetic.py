@@ -3,7 +3,7 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_world.py']
 
 arch = 'mmdistill-world-ViT-P12'
-max_iters = 700
+max_iters = 820
 batch_size = 128
 
 model = dict(
