@@ -21,7 +21,7 @@ from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint, load_
 from mmengine.utils import digit_version
 
 import mmdistill.utils as mu
-from mmdistill.utils import compat, offline
+from mmdistill.utils import compat
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
@@ -255,13 +255,20 @@ def test_offline_env_var_guards_whole_process():
 
 
 def test_enable_disable_offline_mode():
-    if offline._process_guard:
-        pytest.skip('MMDISTILL_OFFLINE is set for this process')
+    # In a fresh interpreter without MMDISTILL_OFFLINE, so the check runs whatever this process's mode is.
+    code = '''
+    import os, urllib.request
+    import mmdistill.utils as mu
     original = urllib.request.urlopen
     mu.enable_offline_mode()
     mu.enable_offline_mode()  # idempotent
-    try:
-        assert urllib.request.urlopen is not original and os.environ['HF_HUB_OFFLINE'] == '1'
-    finally:
-        mu.disable_offline_mode()
+    assert urllib.request.urlopen is not original and os.environ['HF_HUB_OFFLINE'] == '1'
+    mu.disable_offline_mode()
     assert urllib.request.urlopen is original
+    print('RESTORED')
+    '''
+    env = {k: v for k, v in os.environ.items() if k not in ('MMDISTILL_OFFLINE', 'HF_HUB_OFFLINE')}
+    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, env=dict(env, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 0 and 'RESTORED' in proc.stdout, proc.stderr[-3000:]
+

@@ -224,7 +224,7 @@ def average(results: list[dict]) -> tuple[dict, dict]:
 def default_rows() -> list[Row]:
     """The table's towers; rows with ``default=False`` need ``--all``."""
     return [
-        Row('tiny CLIP (image-text)', pretrained_tiny_clip),
+        Row('tiny CLIP (image-text)', lambda paths, seed, force: paths.tiny_clip),  # made by stage 2
         Row('CLIPSelf', distilled('configs/clipself/clipself_patches_synthetic.py')),
         Row('CLIPSelf (proposals)', distilled('configs/clipself/clipself_proposals_synthetic.py'), default=False),
         Row('SC-CLIPSelf', distilled('configs/scd/sc_clipself_synthetic.py'), default=False),
