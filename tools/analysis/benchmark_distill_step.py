@@ -111,6 +111,8 @@ def main() -> None:
         if hasattr(teacher, 'refiner'):
             clock.hook(teacher.refiner, 'teacher_forward')
     clock.hook(model.student, 'student_forward')
+    if hasattr(model.student, 'tower'):  # a Refiner student runs its frozen tower outside its own forward
+        clock.hook(model.student.tower, 'student_forward')
     steps = []
     batches = iter(loader)
     for step in range(args.warmup + args.iters):

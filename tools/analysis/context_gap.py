@@ -65,7 +65,7 @@ def main() -> None:
         items = anns.get(img['id'], [])
         if not items:
             continue
-        pixels = np.asarray(Image.open(osp.join(args.world, 'val2017', img['file_name'])).convert('RGB'))
+        pixels = np.array(Image.open(osp.join(args.world, 'val2017', img['file_name'])).convert('RGB'))
         image = (torch.from_numpy(pixels).permute(2, 0, 1).float() - MEAN) / STD
         boxes = torch.tensor([[a['bbox'][0], a['bbox'][1], a['bbox'][0] + a['bbox'][2], a['bbox'][1] + a['bbox'][3]]
                               for a in items], dtype=torch.float32)
@@ -78,12 +78,11 @@ def main() -> None:
         isolated = tower.region_embeddings(dense[1:], [b[None] for b in boxes], size)
         crops = F.normalize(tower.encode_image(crop_and_resize(image[None], [boxes], tower.native_size,
                                                                scale=args.crop_scale)), dim=-1)
+        image_rows = [dict(label=a['category_id'] - 1, area=a['area'], in_context=a['in_context']) for a in items]
         for name, emb in (('box', in_scene), ('box_without_context', isolated), ('crop', crops)):
-            pred = (emb @ classifier.T).argmax(1)
-            for k, a in enumerate(items):
-                if name == 'box':
-                    rows.append(dict(label=a['category_id'] - 1, area=a['area'], in_context=a['in_context']))
-                rows[len(rows) - len(items) + k][name] = int(pred[k])
+            for row, pred in zip(image_rows, (emb @ classifier.T).argmax(1).tolist()):
+                row[name] = pred
+        rows.extend(image_rows)
     report(rows, args)
 
 
