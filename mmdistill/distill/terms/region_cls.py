@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from .checks import check_pair, zero_loss
 
 
 @MODELS.register_module()
@@ -43,10 +44,8 @@ class RegionToCLSLoss(nn.Module):
         Returns:
             Unweighted scalar loss.
         """
-        if student.dim() != 2 or student.shape != teacher.shape:
-            raise ValueError('student and teacher must both be (K, D), got '
-                             f'student {tuple(student.shape)} and teacher {tuple(teacher.shape)}')
+        check_pair(student, teacher, 'K, D', ('student', 'teacher'))
         if student.shape[0] == 0:
-            return student.sum() * 0.0
+            return zero_loss(student)
         cos = (F.normalize(student, dim=-1) * F.normalize(teacher.detach(), dim=-1)).sum(-1)
         return 1.0 - cos.mean()

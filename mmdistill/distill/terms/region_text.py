@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from .checks import check_pair, zero_loss
 
 
 @MODELS.register_module()
@@ -70,9 +71,7 @@ class RegionToTextLoss(nn.Module):
         Returns:
             Unweighted scalar loss.
         """
-        if student.dim() != 2 or student.shape != teacher.shape:
-            raise ValueError('student and teacher must both be (K, D), got '
-                             f'student {tuple(student.shape)} and teacher {tuple(teacher.shape)}')
+        check_pair(student, teacher, 'K, D', ('student', 'teacher'))
         if text.dim() != 2 or text.shape[0] == 0 or text.shape[1] != student.shape[1]:
             raise ValueError(f'text must be (C, D) with C >= 1 and D = {student.shape[1]} as the regions, '
                              f'got text {tuple(text.shape)} and student {tuple(student.shape)}')
@@ -82,7 +81,7 @@ class RegionToTextLoss(nn.Module):
             score, label = p_t.max(dim=-1)  # (K,)
             keep = score > self.min_score
         if not bool(keep.any()):
-            return student.sum() * 0.0
+            return zero_loss(student)
         logits = F.normalize(student[keep], dim=-1) @ text.t() / self.tau  # (K', C)
         contrastive = F.cross_entropy(logits, label[keep])
         distill = F.kl_div(F.log_softmax(logits, dim=-1), p_t[keep], reduction='batchmean')

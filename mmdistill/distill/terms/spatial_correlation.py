@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from .checks import check_pair, zero_loss
 
 
 def spatial_correlation_loss(student: torch.Tensor, teacher: torch.Tensor, tau_s: float = 0.2,
@@ -32,11 +33,9 @@ def spatial_correlation_loss(student: torch.Tensor, teacher: torch.Tensor, tau_s
     Returns:
         Scalar loss; ``0 * sum(student)`` when ``K = 0`` (keeps the graph for DDP).
     """
-    if student.dim() != 3 or student.shape != teacher.shape:
-        raise ValueError('student and teacher must both be (K, L, D), got '
-                         f'student {tuple(student.shape)} and teacher {tuple(teacher.shape)}')
+    check_pair(student, teacher, 'K, L, D', ('student', 'teacher'))
     if student.shape[0] == 0:
-        return student.sum() * 0.0
+        return zero_loss(student)
     dtype = torch.promote_types(student.dtype, torch.float32)
     zs, zt = student.to(dtype), teacher.detach().to(dtype)
     if normalize:

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from .checks import check_pair, zero_loss
 
 
 @MODELS.register_module()
@@ -62,11 +63,9 @@ class TokenContrastiveLoss(nn.Module):
         Returns:
             Unweighted scalar loss.
         """
-        if pred.dim() != 3 or pred.shape != target.shape:
-            raise ValueError('pred and target must both be (K, L, D), got '
-                             f'pred {tuple(pred.shape)} and target {tuple(target.shape)}')
+        check_pair(pred, target, 'K, L, D', ('pred', 'target'))
         if pred.shape[0] == 0:
-            return pred.sum() * 0.0
+            return zero_loss(pred)
         target = target.detach()
         if self.mode == 'cosine':
             return 1.0 - F.cosine_similarity(pred, target, dim=-1).mean()
