@@ -71,6 +71,11 @@ class StepContext:
         return list(self._values)
 
 
+def restore_view_rng(module: Distiller, incompatible_keys) -> None:
+    """After ``load_state_dict``: continue the view sampler from the saved state."""
+    module.generator.set_state(module.view_rng_state.cpu())
+
+
 def resize_longest_side(images: torch.Tensor, sizes: Sequence[tuple[int, int]], target: int
                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """Resize each image's valid ``(h, w)`` region so its longest side is ``target``; pad bottom-right.
@@ -146,6 +151,9 @@ class Distiller(BaseModel):
             self.text = None
         rank, _ = get_dist_info()
         self.generator = torch.Generator().manual_seed(seed + rank)  # each rank samples its own views
+        # the sampler's state travels with checkpoints, so a resumed run draws the views it would have drawn
+        self.register_buffer('view_rng_state', self.generator.get_state())
+        self.register_load_state_dict_post_hook(restore_view_rng)
         self._check_signals()
 
     @property
@@ -238,6 +246,7 @@ class Distiller(BaseModel):
         sizes = [tuple(s.metainfo.get('img_shape', images.shape[-2:]))[:2] for s in data_samples]
         proposals = [s.proposals for s in data_samples] if all('proposals' in s for s in data_samples) else None
         views = self.views(sizes, self.generator, proposals)
+        self.view_rng_state.copy_(self.generator.get_state())
         student_images, scales = resize_longest_side(images, sizes, self.student_size)
         limit = float(self.student_size)
         boxes = [(b.to(images.device) * scales[i]).clamp(0, limit) for i, b in enumerate(views.boxes)]
