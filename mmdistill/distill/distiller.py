@@ -53,22 +53,26 @@ def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
 
 
 class StepContext:
-    """Named tensors of one step, each computed on first use by its producer and then reused."""
+    """Named values of one step, each computed on first use by its producer and then reused.
 
-    def __init__(self, producers: dict[str, Callable[[], torch.Tensor]]) -> None:
-        self._producers = producers
-        self._values: dict[str, torch.Tensor] = {}
+    Intermediate results shared by several signals (a tower's output, the cut crops) are
+    entries too, under keys starting with ``_``: this is the only cache of a step.
+    """
 
-    def __getitem__(self, key: str) -> torch.Tensor:
+    def __init__(self) -> None:
+        self._producers: dict[str, Callable[[], object]] = {}
+        self._values: dict[str, object] = {}
+
+    def update(self, producers: dict[str, Callable[[], object]]) -> None:
+        self._producers.update(producers)
+
+    def __getitem__(self, key: str):
         if key not in self._values:
             if key not in self._producers:
-                raise KeyError(f'unknown signal {key!r}; available: {sorted(self._producers)}')
+                public = sorted(k for k in self._producers if not k.startswith('_'))
+                raise KeyError(f'unknown signal {key!r}; available: {public}')
             self._values[key] = self._producers[key]()
         return self._values[key]
-
-    @property
-    def computed(self) -> list[str]:
-        return list(self._values)
 
 
 def restore_view_rng(module: Distiller, incompatible_keys) -> None:
@@ -182,64 +186,43 @@ class Distiller(BaseModel):
         return {key.split('.', 1)[1] for b in self.bindings.values() for key in b.values()
                 if key.startswith(root + '.')}
 
-    def _tower_signals(self, prefix: str, run: Callable[[], TowerOutput], boxes: list[torch.Tensor],
-                       size: tuple[int, int], stride: int) -> dict[str, Callable[[], torch.Tensor]]:
-        """Producers of the keys computed from one tower output on the student image."""
-        out: dict[str, TowerOutput] = {}
-
-        def tower_out() -> TowerOutput:
-            if 'value' not in out:
-                out['value'] = run()
-            return out['value']
-
-        def tokens(dense: torch.Tensor) -> torch.Tensor:  # not re-normalised: terms decide (``normalize``)
-            return roi_embeddings(dense, boxes, stride, size, output_size=self.token_size, validate=False)
-
-        return {
-            f'{prefix}.cls': lambda: tower_out().cls,
-            f'{prefix}.dense': lambda: tower_out().dense,
+    def _tower_signals(self, ctx: StepContext, prefix: str, run: Callable[[], TowerOutput],
+                       boxes: list[torch.Tensor], size: tuple[int, int], stride: int) -> None:
+        """Producers of the keys computed from one tower output (``ctx['_{prefix}.out']``) on the student image."""
+        out = f'_{prefix}.out'
+        ctx.update({
+            out: run,
+            f'{prefix}.cls': lambda: ctx[out].cls,
+            f'{prefix}.dense': lambda: ctx[out].dense,
             f'{prefix}.regions': lambda: F.normalize(
-                roi_embeddings(tower_out().dense, boxes, stride, size, validate=False), dim=-1),
-            f'{prefix}.region_tokens': lambda: tokens(tower_out().dense),
-            f'{prefix}.image_tokens': lambda: tower_out().dense.flatten(2).transpose(1, 2),
-        }
+                roi_embeddings(ctx[out].dense, boxes, stride, size, validate=False), dim=-1),
+            # not re-normalised: the terms decide (their ``normalize``)
+            f'{prefix}.region_tokens': lambda: roi_embeddings(ctx[out].dense, boxes, stride, size,
+                                                              output_size=self.token_size, validate=False),
+            f'{prefix}.image_tokens': lambda: ctx[out].dense.flatten(2).transpose(1, 2),
+        })
 
-    def _teacher_signals(self, name: str, teacher: Teacher, student_images: torch.Tensor,
-                         boxes: list[torch.Tensor], crops: Callable[[bool], torch.Tensor]
-                         ) -> dict[str, Callable[[], torch.Tensor]]:
+    def _teacher_signals(self, ctx: StepContext, name: str, teacher: Teacher, student_images: torch.Tensor,
+                         boxes: list[torch.Tensor]) -> None:
         needs = self._needs(name)
         tower = teacher.tower
-        size = tuple(student_images.shape[-2:])
-
-        def run() -> TowerOutput:
-            with torch.no_grad():
-                return tower(student_images, cls='cls' in needs, dense=bool(needs & DENSE_KEYS))
-
-        signals = self._tower_signals(name, run, boxes, size, tower.stride)
-
-        memo: dict[str, torch.Tensor] = {}
-
-        def crop_cls() -> torch.Tensor:  # letterboxed crops, as CLIPSelf's teacher sees them
-            if 'cls' not in memo:
-                with torch.no_grad():
-                    memo['cls'] = tower(crops(True), cls=True, dense=False).cls
-            return memo['cls']
+        run = no_grad(lambda: tower(student_images, cls='cls' in needs, dense=bool(needs & DENSE_KEYS)))
+        self._tower_signals(ctx, name, run, boxes, tuple(student_images.shape[-2:]), tower.stride)
 
         def crop_tokens() -> torch.Tensor:  # stretched crops: token j matches RoIAlign cell j of the box
-            if 'tokens' not in memo:
-                with torch.no_grad():
-                    dense = tower(crops(False)).dense
-                if dense.shape[-1] != self.token_size:
-                    dense = F.adaptive_avg_pool2d(dense, self.token_size)
-                memo['tokens'] = dense.flatten(2).transpose(1, 2)
-            return memo['tokens']
+            dense = tower(ctx['_crops.stretched']).dense
+            if dense.shape[-1] != self.token_size:
+                dense = F.adaptive_avg_pool2d(dense, self.token_size)
+            return dense.flatten(2).transpose(1, 2)
 
-        signals[f'{name}.crop_cls'] = crop_cls
-        signals[f'{name}.crop_tokens'] = crop_tokens
+        ctx.update({
+            # letterboxed crops, as CLIPSelf's teacher sees them
+            f'{name}.crop_cls': no_grad(lambda: tower(ctx['_crops.letterboxed'], cls=True, dense=False).cls),
+            f'{name}.crop_tokens': no_grad(crop_tokens),
+        })
         if hasattr(teacher, 'refiner'):
             refined = teacher.refiner.signals(name, student_images, boxes, self.token_size)
-            signals.update({key: no_grad(fn) for key, fn in refined.items()})
-        return signals
+            ctx.update({key: no_grad(fn) for key, fn in refined.items()})
 
     def step_context(self, images: torch.Tensor, data_samples: Sequence) -> tuple[StepContext, int]:
         """Sample views and build the lazily evaluated signals of one step."""
@@ -251,31 +234,28 @@ class Distiller(BaseModel):
         limit = float(self.student_size)
         boxes = [(b.to(images.device) * scales[i]).clamp(0, limit) for i, b in enumerate(views.boxes)]
         crop_boxes = [b.to(images.device) for b in views.crop_boxes]
-        size = tuple(student_images.shape[-2:])
         needs = self._needs('student')
+        # all teacher crops of the batch at the (first) teacher's native size, cut in one call per shape
+        native = next(iter(self.teachers.values())).tower.native_size if self.teachers else \
+            self.student_tower.native_size
 
-        def run_student() -> TowerOutput:
-            return self.student(student_images, cls='cls' in needs, dense=bool(needs & DENSE_KEYS))
-
-        crop_cache: dict[bool, torch.Tensor] = {}
-
-        def crops(square: bool) -> torch.Tensor:
-            """All teacher crops of the batch at the teacher's native size, cut in one call."""
-            if square not in crop_cache:
-                native = next(iter(self.teachers.values())).tower.native_size if self.teachers else \
-                    self.student_tower.native_size
-                crop_cache[square] = crop_and_resize(images, crop_boxes, native, square=square)
-            return crop_cache[square]
-
+        ctx = StepContext()
+        ctx.update({
+            '_crops.letterboxed': lambda: crop_and_resize(images, crop_boxes, native, square=True),
+            '_crops.stretched': lambda: crop_and_resize(images, crop_boxes, native, square=False),
+        })
         if isinstance(self.student, CLIPTower):
-            producers = self._tower_signals('student', run_student, boxes, size, self.student.stride)
+            self._tower_signals(
+                ctx, 'student',
+                lambda: self.student(student_images, cls='cls' in needs, dense=bool(needs & DENSE_KEYS)),
+                boxes, tuple(student_images.shape[-2:]), self.student.stride)
         else:  # a Refiner trains (stage 1 of R-SCD): its refined tokens are the student's signals
-            producers = self.student.signals('student', student_images, boxes, self.token_size)
+            ctx.update(self.student.signals('student', student_images, boxes, self.token_size))
         for name, teacher in self.teachers.items():
-            producers.update(self._teacher_signals(name, teacher, student_images, boxes, crops))
+            self._teacher_signals(ctx, name, teacher, student_images, boxes)
         if self.text is not None:
-            producers['text'] = lambda: self.text
-        return StepContext(producers), sum(views.counts)
+            ctx.update({'text': lambda: self.text})
+        return ctx, sum(views.counts)
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None, mode: str = 'loss'):
