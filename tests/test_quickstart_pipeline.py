@@ -9,7 +9,15 @@ import pytest
 import torch
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import EVAL_CONFIG, PRETRAIN_CONFIG, Row, format_table, train_from_config
+from mmdistill.apis.quickstart import (
+    EVAL_CONFIG,
+    PRETRAIN_CONFIG,
+    Row,
+    file_key,
+    format_table,
+    resolved_config,
+    train_from_config,
+)
 from mmdistill.clip import CLIPTower
 from mmdistill.clip.export import save_checkpoint_atomic, strip_prefix
 from mmdistill.datasets.synthetic import generate_world
@@ -71,3 +79,15 @@ def test_evaluation_config_runs_through_tools_test(pretrained, world, tmp_path):
     row = Row('tiny', lambda *a: ckpt, metrics={k.removeprefix('dense_zs/'): v for k, v in metrics.items()})
     table = format_table([row])
     assert table.count('\n') == 2 and '| tiny |' in table
+
+
+def test_cache_keys_follow_base_files(tmp_path):
+    base = tmp_path / 'base.py'
+    child = tmp_path / 'child.py'
+    base.write_text('lr = 0.1\n')
+    child.write_text("_base_ = ['./base.py']\nsteps = 3\n")
+    first = file_key(resolved_config(str(child)))
+    base.write_text('lr = 0.2\n')  # the child file itself is unchanged
+    assert file_key(resolved_config(str(child))) != first
+    base.write_text('lr = 0.1\n')
+    assert file_key(resolved_config(str(child))) == first

@@ -12,6 +12,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
 from mmdistill.datasets.synthetic import (
+    CLOSEUP_PROB,
     COOCCURRING_THINGS,
     NATIVE_THINGS,
     STUFF_CLASSES,
@@ -247,3 +248,13 @@ def test_stock_openmmlab_datasets_read_the_world(world):
 def _val_instances(world: Path, image_id: int) -> list:
     data = json.loads((world / 'annotations/instances_val2017.json').read_text())
     return [a for a in data['annotations'] if a['image_id'] == image_id]
+
+
+def test_train_split_is_rich_in_closeups_and_val_keeps_the_scene_mix(world):
+    scene_params = json.loads((world / 'meta.json').read_text())['params']['scene']
+    assert scene_params['train']['closeup_prob'] == CLOSEUP_PROB['train'] == 0.55
+    assert scene_params['val']['closeup_prob'] == CLOSEUP_PROB['val'] == 0.25
+    for split in ('train', 'val'):
+        cfg = SceneConfig(closeup_prob=CLOSEUP_PROB[split])
+        share = np.mean([render_scene(image_rng(5, split, i), cfg).closeup for i in range(400)])
+        assert abs(share - CLOSEUP_PROB[split]) < 0.06

@@ -79,6 +79,11 @@ def file_key(*items: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def resolved_config(config: str) -> str:
+    """``config`` with its ``_base_`` files merged, as text: what a cache key of a config must cover."""
+    return json.dumps(Config.fromfile(config).to_dict(), sort_keys=True, default=str)
+
+
 def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
     if not force and world_is_complete(paths.world, seed=seed):
         print(f'synthetic world found at {paths.world} (cached)')
@@ -123,7 +128,7 @@ def pretrained_tiny_clip(paths: QuickstartPaths, seed: int, force: bool) -> str:
 
     Cached with a key of the config and the world, so a new world or recipe retrains it.
     """
-    key = file_key(PRETRAIN_CONFIG, osp.join(paths.world, 'meta.json'), str(seed))
+    key = file_key(resolved_config(PRETRAIN_CONFIG), osp.join(paths.world, 'meta.json'), str(seed))
     stamp = paths.tiny_clip + '.key'
     if osp.isfile(paths.tiny_clip) and osp.isfile(stamp) and open(stamp).read() == key and not force:
         print(f'tiny CLIP found at {paths.tiny_clip} (cached)')
@@ -145,7 +150,7 @@ def last_checkpoint(runner: Runner) -> str:
 
 def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     """Stage 1 of R-SCD: the Refiner trained on the world (cached per seed)."""
-    work_dir = paths.stage_dir(f'refiner_seed{seed}_{file_key(REFINER_CONFIG, paths.tiny_clip)}')
+    work_dir = paths.stage_dir(f'refiner_seed{seed}_{file_key(resolved_config(REFINER_CONFIG), paths.tiny_clip)}')
     done = osp.join(work_dir, 'iter_200.pth')
     if osp.isfile(done) and not force:
         return done
@@ -158,7 +163,8 @@ def distilled(config: str, needs_refiner: bool = False) -> Callable[[QuickstartP
     stem = osp.splitext(osp.basename(config))[0]
 
     def make(paths: QuickstartPaths, seed: int, force: bool) -> str:
-        key = file_key(config, paths.tiny_clip, REFINER_CONFIG if needs_refiner else '')
+        refiner = resolved_config(REFINER_CONFIG) if needs_refiner else ''
+        key = file_key(resolved_config(config), paths.tiny_clip, refiner)
         out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
         if osp.isfile(out) and not force:
             print(f'{stem} (seed {seed}) found (cached)')
@@ -176,7 +182,7 @@ def evaluate_tower(paths: QuickstartPaths, name: str, checkpoint: str, force: bo
     """Dense zero-shot accuracy of ``checkpoint``'s image tower (text tower: the tiny CLIP)."""
     out_dir = paths.stage_dir('eval')
     os.makedirs(out_dir, exist_ok=True)
-    key = file_key(checkpoint, paths.tiny_clip, EVAL_CONFIG, osp.join(paths.world, 'meta.json'))
+    key = file_key(checkpoint, paths.tiny_clip, resolved_config(EVAL_CONFIG), osp.join(paths.world, 'meta.json'))
     cache = osp.join(out_dir, f'{name}.{key}.json')
     if osp.isfile(cache) and not force:
         print(f'evaluation of {name} found (cached)')

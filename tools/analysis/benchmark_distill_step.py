@@ -83,6 +83,9 @@ def build(args: argparse.Namespace) -> Runner:
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16' if not args.device.startswith('cuda') else 'float16'
+    elif cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and not args.device.startswith('cuda'):
+        cfg.optim_wrapper.type = 'OptimWrapper'  # mmengine's AMP wrapper refuses CPUs: measure fp32 there
+        cfg.optim_wrapper.pop('dtype', None)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10 ** 9)
     return Runner.from_cfg(cfg)
 

@@ -35,6 +35,7 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     dtype='float16',
+    constructor='GroupedOptimWrapperConstructor',  # few parameter groups: a batched AdamW update
     optimizer=dict(type='AdamW', lr=1e-5, betas=(0.9, 0.999), weight_decay=0.1),
     paramwise_cfg=dict(norm_decay_mult=0.0, bias_decay_mult=0.0, flat_decay_mult=0.0))
 param_scheduler = [

@@ -6,6 +6,7 @@ captions, panoptic), mmseg (semantic maps) and RPN proposals; see docs/synthetic
 from .annotations import instance_records, panoptic_ids, panoptic_segments
 from .captions import make_captions
 from .generate import (
+    CLOSEUP_PROB,
     DEFAULT_NUM_TRAIN,
     DEFAULT_NUM_VAL,
     GENERATOR_VERSION,
@@ -30,7 +31,7 @@ from .vocabulary import (
 )
 
 __all__ = [
-    'APPEARANCES', 'COOCCURRING_THINGS', 'DEFAULT_NUM_TRAIN', 'DEFAULT_NUM_VAL', 'GENERATOR_VERSION',
+    'APPEARANCES', 'CLOSEUP_PROB', 'COOCCURRING_THINGS', 'DEFAULT_NUM_TRAIN', 'DEFAULT_NUM_VAL', 'GENERATOR_VERSION',
     'NATIVE_THINGS', 'SHAPES', 'STUFF_CLASSES', 'THING_CLASSES', 'THING_PARTS', 'Scene', 'SceneConfig',
     'file_name', 'generate_world', 'image_rng', 'instance_records', 'layout', 'load_world_meta',
     'make_captions', 'make_proposals', 'make_splits', 'panoptic_ids', 'panoptic_segments', 'render_scene',
