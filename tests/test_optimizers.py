@@ -49,6 +49,7 @@ def test_grouped_constructor_matches_the_default_one_in_few_groups():
     grouped = OPTIM_WRAPPER_CONSTRUCTORS.build(
         dict(type='GroupedOptimWrapperConstructor', optim_wrapper_cfg=copy.deepcopy(CFG),
              paramwise_cfg=PARAMWISE))(model_b)
+    assert OPTIM_WRAPPER_CONSTRUCTORS.get('GroupedOptimWrapperConstructor') is GroupedOptimWrapperConstructor
     assert len(default.optimizer.param_groups) == 10  # one per tensor
     assert len(grouped.optimizer.param_groups) == 3  # decayed, not decayed, head (lr x 0.1)
     by_name_a = {n: _settings(default.optimizer)[id(p)] for n, p in model_a.named_parameters()}
@@ -63,6 +64,3 @@ def test_grouped_constructor_matches_the_default_one_in_few_groups():
         torch.testing.assert_close(pa, pb, msg=name)
         assert not torch.equal(pa, initial[name]), f'{name} did not move'
 
-
-def test_grouped_constructor_is_usable_by_type_name():
-    assert OPTIM_WRAPPER_CONSTRUCTORS.get('GroupedOptimWrapperConstructor') is GroupedOptimWrapperConstructor

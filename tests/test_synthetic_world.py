@@ -256,5 +256,9 @@ def test_train_split_is_rich_in_closeups_and_val_keeps_the_scene_mix(world):
     assert scene_params['val']['closeup_prob'] == CLOSEUP_PROB['val'] == 0.25
     for split in ('train', 'val'):
         cfg = SceneConfig(closeup_prob=CLOSEUP_PROB[split])
+        # the written images are the scenes of their split's own config
+        images = json.loads((world / f'annotations/captions_{split}2017.json').read_text())['images']
+        assert [im['closeup'] for im in images] == \
+            [render_scene(image_rng(0, split, im['id'] - 1), cfg).closeup for im in images]
         share = np.mean([render_scene(image_rng(5, split, i), cfg).closeup for i in range(400)])
         assert abs(share - CLOSEUP_PROB[split]) < 0.06
