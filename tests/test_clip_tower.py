@@ -238,6 +238,12 @@ def test_crop_and_resize_cuts_the_box():
     wide = crop_and_resize(images, [torch.tensor([[0., 4., 16., 8.]]), torch.zeros(0, 4)], (16, 16))
     assert torch.all(wide[0, :, :6] == 0) and torch.all(wide[0, :, 10:] == 0)
     torch.testing.assert_close(wide[0, :, 6:10], images[0, :, 4:8, :16])
+    # letterbox=False keeps the square's own pixels: rows -2..13 of the image (row -2 is outside: zero;
+    # RoIAlign reads row -1, within a pixel of the border, as row 0).
+    square = crop_and_resize(images, [torch.tensor([[0., 4., 16., 8.]]), torch.zeros(0, 4)], (16, 16),
+                             letterbox=False)
+    assert torch.all(square[0, :, 0] == 0) and not torch.all(square[0, :, 1] == 0)
+    torch.testing.assert_close(square[0, :, 2:], images[0, :, :14, :16])
     # square=False stretches the box: a 16x4 box to 4x4 averages 4x1 pixel blocks.
     stretched = crop_and_resize(images, [torch.tensor([[0., 4., 16., 8.]]), torch.zeros(0, 4)], (4, 4),
                                 square=False)

@@ -1,4 +1,4 @@
-"""GroupedOptimWrapperConstructor: the paramwise rules of mmengine's constructor, in few groups."""
+"""GroupedOptimWrapperConstructor (mmengine's paramwise rules in few groups) and BF16OptimWrapper."""
 import copy
 
 import torch
@@ -6,8 +6,9 @@ from mmengine.optim import DefaultOptimWrapperConstructor
 from torch import nn
 
 import mmdistill  # noqa: F401
-from mmdistill.engine import GroupedOptimWrapperConstructor, merge_param_groups
-from mmdistill.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from mmdistill.distill.terms import ImageTextContrastiveLoss
+from mmdistill.engine import BF16OptimWrapper, GroupedOptimWrapperConstructor, merge_param_groups
+from mmdistill.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
 
 CFG = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.1))
 PARAMWISE = dict(norm_decay_mult=0.0, bias_decay_mult=0.0, custom_keys={'head': dict(lr_mult=0.1)})
@@ -64,3 +65,53 @@ def test_grouped_constructor_matches_the_default_one_in_few_groups():
         torch.testing.assert_close(pa, pb, msg=name)
         assert not torch.equal(pa, initial[name]), f'{name} did not move'
 
+
+
+class Attend(nn.Module):
+    """Records the dtype and the flash-kernel switch seen inside its forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+        self.seen: dict = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q = self.proj(x)
+        self.seen = dict(dtype=q.dtype, flash=torch.backends.cuda.flash_sdp_enabled())
+        return torch.nn.functional.scaled_dot_product_attention(q, q, q)
+
+
+def test_bf16_wrapper_autocasts_on_cpu_and_keeps_fp32_state():
+    torch.manual_seed(0)
+    model = Attend()
+    wrapper = OPTIM_WRAPPERS.build(dict(type='BF16OptimWrapper',
+                                        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert isinstance(wrapper, BF16OptimWrapper)
+    x = torch.randn(2, 5, 8)
+    before = model.proj.weight.detach().clone()
+    with wrapper.optim_context(model):
+        out = model(x)
+    assert model.seen == dict(dtype=torch.bfloat16, flash=False)  # autocast on, math attention on CPU
+    assert torch.backends.cuda.flash_sdp_enabled()  # restored on exit
+    wrapper.update_params(out.float().square().mean())
+    assert model.proj.weight.dtype == torch.float32 and model.proj.weight.grad is None
+    assert not torch.equal(model.proj.weight, before)
+    reference = Attend()
+    reference.load_state_dict(model.state_dict())
+    with wrapper.optim_context(reference):
+        low = reference(x)
+    torch.testing.assert_close(low.float(), reference(x), atol=0.05, rtol=0.05)  # bf16 ~ fp32
+
+
+def test_contrastive_loss_is_fp32_under_autocast():
+    torch.manual_seed(0)
+    image = torch.nn.functional.normalize(torch.randn(64, 32), dim=-1).bfloat16()
+    text = torch.nn.functional.normalize(image.float() + 0.3 * torch.randn(64, 32), dim=-1).bfloat16()
+    scale = torch.tensor(100.0)
+    loss = ImageTextContrastiveLoss()
+    exact = loss(image.float(), text.float(), scale)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        mixed = loss(image, text, scale)
+        assert (image.float() @ text.float().T).dtype == torch.bfloat16  # autocast is on here
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, exact, atol=1e-6, rtol=1e-6)  # logits were not rounded to bf16

@@ -15,6 +15,7 @@ from mmdistill.apis.quickstart import (
     Row,
     file_key,
     format_table,
+    last_checkpoint,
     resolved_config,
     train_from_config,
 )
@@ -43,14 +44,24 @@ def pretrained(world, tmp_path_factory):
            'param_scheduler.1.T_max': 35, 'param_scheduler.1.end': 40})
     losses = runner.message_hub.get_scalar('train/loss_image_text').data[0]
     path = save_checkpoint_atomic(strip_prefix(runner.model.state_dict(), 'clip.'), osp.join(work_dir, 'tiny.pt'))
-    return path, list(losses)
+    return path, list(losses), last_checkpoint(runner)
 
 
 def test_short_pretraining_lowers_the_contrastive_loss(pretrained):
-    _, losses = pretrained
+    _, losses, _ = pretrained
     assert len(losses) == 40
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < first - 0.5, (first, last)
+
+
+def test_checkpoint_holds_the_weight_average(pretrained):
+    live = torch.load(pretrained[0], map_location='cpu')  # the trained weights themselves
+    checkpoint = torch.load(pretrained[2], map_location='cpu', weights_only=False)
+    averaged, source = checkpoint['state_dict'], checkpoint['ema_state_dict']
+    # EMAHook puts the average under 'state_dict' (what the quickstart exports) ...
+    assert sum(not torch.equal(averaged['clip.' + k], v) for k, v in live.items() if v.is_floating_point()) > 10
+    for key, value in live.items():  # ... and the trained weights under 'ema_state_dict'
+        torch.testing.assert_close(source['module.clip.' + key], value)
 
 
 def test_exported_checkpoint_builds_a_tower(pretrained):
@@ -91,3 +102,21 @@ def test_cache_keys_follow_base_files(tmp_path):
     assert file_key(resolved_config(str(child))) != first
     base.write_text('lr = 0.1\n')
     assert file_key(resolved_config(str(child))) == first
+
+
+def test_patch_dropout_thins_training_images_only():
+    from mmdistill.distill import CLIPPretrainer
+    torch.manual_seed(0)
+    model = CLIPPretrainer('mmdistill-tiny-ViT-P8', patch_dropout=0.5)
+    lengths = []
+    model.clip.visual.transformer.register_forward_pre_hook(lambda _, args: lengths.append(args[0].shape[1]))
+    images = torch.randn(3, 3, 32, 32)  # 4 x 4 patches + the class token
+    model.train()
+    train_emb = model.clip.encode_image(images)
+    model.eval()
+    with torch.no_grad():
+        full = model.clip.encode_image(images)
+    assert lengths == [1 + 8, 1 + 16]
+    assert train_emb.shape == full.shape == (3, 32)
+    with pytest.raises(ValueError, match='has no patch dropout'):
+        CLIPPretrainer('mmdistill-tiny-EVA-P8', patch_dropout=0.5)

@@ -105,12 +105,14 @@ def square_boxes(boxes: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 
 
 def crop_and_resize(images: torch.Tensor, boxes: BoxList, size: tuple[int, int], scale: float = 1.0,
-                    square: bool = True) -> torch.Tensor:
+                    square: bool = True, letterbox: bool = True) -> torch.Tensor:
     """Cut every box out of its image and resize it to ``size``, all in one call.
 
-    The box is first scaled by ``scale`` about its centre. With ``square=True`` its
-    content is letterboxed (CLIPSelf's teacher crops): resized so its longest side
-    fills ``size``, centred, the rest zero (the mean colour of normalised images).
+    The box is first scaled by ``scale`` about its centre. With ``square=True`` the crop is
+    the square of side ``max(w, h)`` around the box; with ``letterbox=True`` only the box's
+    own content is kept (CLIPSelf's teacher crops): resized so its longest side fills
+    ``size``, centred, the rest zero (the mean colour of normalised images); with
+    ``letterbox=False`` the square keeps the image's pixels around the box.
     With ``square=False`` the box is stretched to ``size``, so output pixel (i, j)
     lies at the same relative position as cell (i, j) of a RoIAlign grid over the
     box (targets aligned token to token). Pixels outside the image are 0. Each
@@ -131,6 +133,8 @@ def crop_and_resize(images: torch.Tensor, boxes: BoxList, size: tuple[int, int],
     sq = square_boxes(box)
     crops = roi_align(images, torch.cat([rois[:, :1], sq], 1), output_size=size, spatial_scale=1.0,
                       sampling_ratio=-1, aligned=True)
+    if not letterbox:
+        return crops
     side = (sq[:, 2] - sq[:, 0]).clamp(min=1e-6)[:, None]
     # the box's footprint in output pixels; everything else is padding
     x0, x1 = [(box[:, i] - sq[:, 0])[:, None] / side * size[1] for i in (0, 2)]

@@ -7,7 +7,7 @@ embeddings (cosine similarity):
 * ``boxes``: RoIAlign 1x1 over the segment's box (stuff: the box around it);
 * ``masks``: mean of the dense map over the segment's mask;
 * ``crops``: the image embedding of the box cropped out and encoded alone
-  (square, native size): the baseline the dense readouts should approach.
+  (the square around it, native size): the baseline the dense readouts should approach.
 """
 from __future__ import annotations
 
@@ -68,12 +68,16 @@ class DenseZeroShotClassifier(BaseModel):
             (e.g. ``'mmdet.CocoPanopticDataset'``) whose METAINFO classes to use.
         readouts: any of ``('boxes', 'masks', 'crops')``.
         crop_scale: crops are squares of ``crop_scale * max(w, h)``.
+        crop_letterbox: ``False``: the square keeps the image around the box (a
+            photo of the object with its surroundings); ``True``: only the scaled box's
+            pixels, the rest of the square zero (CLIPSelf's teacher crops).
         topk: predictions kept per segment.
         crop_batch: crops per tower forward.
     """
 
     def __init__(self, tower: dict, text: dict, class_names: Union[Sequence[str], str],
-                 readouts: Sequence[str] = READOUTS, crop_scale: float = 1.0, topk: int = 5,
+                 readouts: Sequence[str] = READOUTS, crop_scale: float = 1.0, crop_letterbox: bool = False,
+                 topk: int = 5,
                  crop_batch: int = 256, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -85,6 +89,7 @@ class DenseZeroShotClassifier(BaseModel):
         self.register_buffer('classifier', text_embeddings(class_names=self.class_names, **text), persistent=False)
         self.readouts = tuple(readouts)
         self.crop_scale = crop_scale
+        self.crop_letterbox = crop_letterbox
         self.topk = min(topk, len(self.class_names))
         self.crop_batch = crop_batch
 
@@ -106,7 +111,8 @@ class DenseZeroShotClassifier(BaseModel):
             if 'masks' in self.readouts:
                 out['masks'] = self.tower.mask_embeddings(dense, masks)
         if 'crops' in self.readouts:
-            crops = crop_and_resize(inputs, boxes, self.tower.native_size, scale=self.crop_scale)
+            crops = crop_and_resize(inputs, boxes, self.tower.native_size, scale=self.crop_scale,
+                                    letterbox=self.crop_letterbox)
             out['crops'] = torch.cat([F.normalize(self.tower.encode_image(c), dim=-1)
                                       for c in crops.split(self.crop_batch)]) if len(crops) else \
                 crops.new_zeros(0, self.classifier.shape[1])

@@ -41,7 +41,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clip', default='work_dirs/quickstart/tiny_clip.pt', help='CLIP giving the text tower')
     parser.add_argument('--arch', default='mmdistill-world-ViT-P12')
     parser.add_argument('--small-side', type=float, default=16.0, help='objects under side^2 visible pixels are small')
-    parser.add_argument('--crop-scale', type=float, default=1.3)
+    parser.add_argument('--crop-scale', type=float, default=1.15, help='as the quickstart evaluation config')
     parser.add_argument('--out', help='JSON file for the table')
     return parser.parse_args()
 
@@ -77,7 +77,7 @@ def main() -> None:
         in_scene = tower.region_embeddings(dense[:1], [boxes], size)
         isolated = tower.region_embeddings(dense[1:], [b[None] for b in boxes], size)
         crops = F.normalize(tower.encode_image(crop_and_resize(image[None], [boxes], tower.native_size,
-                                                               scale=args.crop_scale)), dim=-1)
+                                                               scale=args.crop_scale, letterbox=False)), dim=-1)
         image_rows = [dict(label=a['category_id'] - 1, area=a['area'], in_context=a['in_context']) for a in items]
         for name, emb in (('box', in_scene), ('box_without_context', isolated), ('crop', crops)):
             for row, pred in zip(image_rows, (emb @ classifier.T).argmax(1).tolist()):

@@ -6,8 +6,9 @@ image_size = 96
 clip_mean = [122.7709383, 116.7460125, 104.09373615]
 clip_std = [68.5005327, 66.6321579, 70.32316305]
 
+# Pretraining runs ~18 epochs: each image is decoded once and kept (330 MB for 12 000 images).
 caption_train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadImageFromFileCached'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomCaption'),
     dict(type='PackImageText'),

@@ -1,4 +1,5 @@
 from .formatting import PackImageText, RandomCaption
+from .loading import LoadImageFromFileCached
 from .panoptic import LoadPanopticSegments
 
-__all__ = ['LoadPanopticSegments', 'PackImageText', 'RandomCaption']
+__all__ = ['LoadImageFromFileCached', 'LoadPanopticSegments', 'PackImageText', 'RandomCaption']

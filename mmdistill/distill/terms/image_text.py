@@ -32,7 +32,14 @@ class ImageTextContrastiveLoss(nn.Module):
 
     def forward(self, image_emb: torch.Tensor, text_emb: torch.Tensor, logit_scale: torch.Tensor,
                 logit_bias: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Unweighted loss (the caller applies ``loss_weight``); ``logit_scale`` is already exponentiated."""
-        if self.kind == 'softmax':
-            return self.loss(image_emb, text_emb, logit_scale)
-        return self.loss(image_emb, text_emb, logit_scale, logit_bias)
+        """Unweighted loss (the caller applies ``loss_weight``); ``logit_scale`` is already exponentiated.
+
+        Computed in fp32 even under autocast: a logit scale of up to 100 would magnify the
+        rounding of bfloat16 / fp16 similarities into logit errors of a few tenths.
+        """
+        with torch.autocast(image_emb.device.type, enabled=False):
+            image_emb, text_emb, logit_scale = image_emb.float(), text_emb.float(), logit_scale.float()
+            if self.kind == 'softmax':
+                return self.loss(image_emb, text_emb, logit_scale)
+            return self.loss(image_emb, text_emb, logit_scale,
+                             None if logit_bias is None else logit_bias.float())
