@@ -104,6 +104,20 @@ def test_cache_keys_follow_base_files(tmp_path):
     assert file_key(resolved_config(str(child))) == first
 
 
+def test_cache_keys_follow_architecture_definitions(tmp_path, monkeypatch):
+    from mmdistill.apis import quickstart
+    archs = tmp_path / 'archs'
+    archs.mkdir()
+    (archs / 'my-arch.json').write_text('{"embed_dim": 8}')
+    config = tmp_path / 'config.py'
+    config.write_text("model = dict(tower=dict(arch='my-arch'), names=['my-arch-not'])\n")
+    monkeypatch.setattr(quickstart, 'MODEL_CONFIG_DIR', archs)
+    first = resolved_config(str(config))
+    assert json.loads(first)['architectures'] == {'my-arch': '{"embed_dim": 8}'}
+    (archs / 'my-arch.json').write_text('{"embed_dim": 16}')  # the config file is unchanged
+    assert resolved_config(str(config)) != first
+
+
 def test_patch_dropout_thins_training_images_only():
     from mmdistill.distill import CLIPPretrainer
     torch.manual_seed(0)

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Sequence
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from ..clip.architectures import MODEL_CONFIG_DIR
 from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
 
@@ -79,9 +80,25 @@ def file_key(*items: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def _strings(node) -> set[str]:
+    if isinstance(node, dict):
+        return set().union(*map(_strings, node.values())) if node else set()
+    if isinstance(node, (list, tuple)):
+        return set().union(*map(_strings, node)) if node else set()
+    return {node} if isinstance(node, str) else set()
+
+
 def resolved_config(config: str) -> str:
-    """``config`` with its ``_base_`` files merged, as text: what a cache key of a config must cover."""
-    return json.dumps(Config.fromfile(config).to_dict(), sort_keys=True, default=str)
+    """What a cache key of ``config`` must cover, as text.
+
+    The config with its ``_base_`` files merged, plus the definition (open_clip model config)
+    of every architecture shipped in ``mmdistill/clip/model_configs`` that it names: editing
+    a base file or an architecture invalidates what was trained from the config.
+    """
+    cfg = Config.fromfile(config).to_dict()
+    archs = sorted(name for name in _strings(cfg) if (MODEL_CONFIG_DIR / f'{name}.json').is_file())
+    definitions = {name: (MODEL_CONFIG_DIR / f'{name}.json').read_text() for name in archs}
+    return json.dumps(dict(config=cfg, architectures=definitions), sort_keys=True, default=str)
 
 
 def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
