@@ -77,8 +77,7 @@ class DenseZeroShotClassifier(BaseModel):
 
     def __init__(self, tower: dict, text: dict, class_names: Union[Sequence[str], str],
                  readouts: Sequence[str] = READOUTS, crop_scale: float = 1.0, crop_letterbox: bool = False,
-                 topk: int = 5,
-                 crop_batch: int = 256, data_preprocessor: Optional[dict] = None,
+                 topk: int = 5, crop_batch: int = 256, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         unknown = set(readouts) - set(READOUTS)
