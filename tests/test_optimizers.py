@@ -66,7 +66,6 @@ def test_grouped_constructor_matches_the_default_one_in_few_groups():
         assert not torch.equal(pa, initial[name]), f'{name} did not move'
 
 
-
 class Attend(nn.Module):
     """Records the dtype and the flash-kernel switch seen inside its forward."""
 

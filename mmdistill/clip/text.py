@@ -26,6 +26,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
+from ..utils import module_device
+
 CACHE_FORMAT_VERSION = 1
 DEFAULT_CACHE_DIR = osp.join('~', '.cache', 'mmdistill', 'text_embeddings')
 
@@ -249,14 +251,6 @@ def cache_file_name(cache_key: str, prompts: List[List[str]], templates: Templat
     return f'text_emb_{digest[:24]}.pt'
 
 
-def _model_device(model: torch.nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device('cpu')
-
-
 @torch.no_grad()
 def encode_prompts(model: torch.nn.Module, tokenizer: Callable[[List[str]], torch.Tensor],
                    prompts: List[List[str]], batch_size: int = 256) -> torch.Tensor:
@@ -273,7 +267,7 @@ def encode_prompts(model: torch.nn.Module, tokenizer: Callable[[List[str]], torc
     """
     num_classes, num_templates = len(prompts), len(prompts[0])
     flat = [p for texts in prompts for p in texts]
-    device = _model_device(model) if isinstance(model, torch.nn.Module) else torch.device('cpu')
+    device = module_device(model) if isinstance(model, torch.nn.Module) else torch.device('cpu')
     was_training = getattr(model, 'training', False)
     if was_training:
         model.eval()

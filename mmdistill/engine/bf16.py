@@ -20,12 +20,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..registry import OPTIM_WRAPPERS
-
-
-def model_device_type(model: nn.Module) -> str:
-    """``'cuda'`` / ``'cpu'`` / ... of the model's first parameter (``'cpu'`` if it has none)."""
-    param = next(model.parameters(), None)
-    return 'cpu' if param is None else param.device.type
+from ..utils import module_device
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -37,7 +32,7 @@ class BF16OptimWrapper(OptimWrapper):
 
     @contextlib.contextmanager
     def optim_context(self, model: nn.Module) -> Iterator[None]:
-        device = model_device_type(model)
+        device = module_device(model).type
         attention = sdpa_kernel(SDPBackend.MATH) if device == 'cpu' else contextlib.nullcontext()
         with super().optim_context(model), torch.autocast(device, dtype=torch.bfloat16), attention:
             yield

@@ -7,6 +7,7 @@ from .compat import (
     package2module,
     patch_checkpoint_loader,
 )
+from .modules import module_device
 from .offline import (
     DownloadForbiddenError,
     disable_offline_mode,
@@ -20,5 +21,5 @@ apply_compat_patches()
 __all__ = [
     'apply_compat_patches', 'patch_checkpoint_loader', 'load_from_local', 'is_installed', 'get_installed_path',
     'package2module', 'DownloadForbiddenError', 'forbid_downloads', 'enable_offline_mode', 'disable_offline_mode',
-    'offline_mode_from_env'
+    'offline_mode_from_env', 'module_device'
 ]

@@ -33,10 +33,15 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
-def _drop_amp(wrapper_cfg: dict) -> bool:
+def replace_amp_wrapper(wrapper_cfg: dict, new_type: str = 'OptimWrapper') -> bool:
+    """Turn an ``AmpOptimWrapper`` config into ``new_type``, its AMP-only keys dropped.
+
+    Returns:
+        bool: Whether the config was an ``AmpOptimWrapper`` (and is changed).
+    """
     if not isinstance(wrapper_cfg, dict) or wrapper_cfg.get('type') != 'AmpOptimWrapper':
         return False
-    wrapper_cfg['type'] = 'OptimWrapper'
+    wrapper_cfg['type'] = new_type
     for key in ('loss_scale', 'dtype', 'use_fsdp'):
         wrapper_cfg.pop(key, None)
     return True
@@ -53,9 +58,9 @@ def fall_back_to_fp32_without_accelerator(cfg: Config) -> bool:
     """
     if amp_supported() or 'optim_wrapper' not in cfg:
         return False
-    changed = _drop_amp(cfg.optim_wrapper)
+    changed = replace_amp_wrapper(cfg.optim_wrapper)
     for value in cfg.optim_wrapper.values():  # OptimWrapperDict-style configs
-        changed = _drop_amp(value) or changed
+        changed = replace_amp_wrapper(value) or changed
     if changed:
         print_log(
             f'Mixed precision (AmpOptimWrapper) needs {AMP_DEVICES_HINT}; none is available, '

@@ -24,6 +24,7 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmdistill  # noqa: E402,F401
+from mmdistill.utils.runtime import replace_amp_wrapper  # noqa: E402
 
 PARTS = ('data', 'preprocess', 'teacher_forward', 'student_forward', 'loss_other', 'backward', 'optimizer')
 MODEL_PARTS = ('teacher_forward', 'student_forward', 'backward', 'optimizer')
@@ -80,12 +81,11 @@ def build(args: argparse.Namespace) -> Runner:
         replace_checkpoints(cfg.model)
     cfg.work_dir = '/tmp/mmdistill_benchmark'
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=args.iters + args.warmup)
+    on_cuda = args.device.startswith('cuda')
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16' if not args.device.startswith('cuda') else 'float16'
-    elif cfg.optim_wrapper.get('type') == 'AmpOptimWrapper' and not args.device.startswith('cuda'):
-        cfg.optim_wrapper.type = 'OptimWrapper'  # mmengine's AMP wrapper refuses CPUs: measure fp32 there
-        cfg.optim_wrapper.pop('dtype', None)
+        cfg.optim_wrapper.type = 'AmpOptimWrapper' if on_cuda else 'BF16OptimWrapper'
+    elif not on_cuda:  # mmengine's AMP wrapper refuses CPUs: AMP configs are measured in fp32 there
+        replace_amp_wrapper(cfg.optim_wrapper)
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10 ** 9)
     return Runner.from_cfg(cfg)
 
