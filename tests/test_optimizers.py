@@ -7,7 +7,7 @@ from torch import nn
 
 import mmdistill  # noqa: F401
 from mmdistill.distill.terms import ImageTextContrastiveLoss
-from mmdistill.engine import BF16OptimWrapper, GroupedOptimWrapperConstructor, merge_param_groups
+from mmdistill.engine import BF16OptimWrapper, GroupedOptimWrapperConstructor, bf16, merge_param_groups
 from mmdistill.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIM_WRAPPERS
 
 CFG = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.1))
@@ -80,7 +80,8 @@ class Attend(nn.Module):
         return torch.nn.functional.scaled_dot_product_attention(q, q, q)
 
 
-def test_bf16_wrapper_autocasts_on_cpu_and_keeps_fp32_state():
+def test_bf16_wrapper_autocasts_on_cpu_and_keeps_fp32_state(monkeypatch):
+    monkeypatch.setattr(bf16, 'native_bf16', lambda device: True)  # whatever this machine's CPU has
     torch.manual_seed(0)
     model = Attend()
     wrapper = OPTIM_WRAPPERS.build(dict(type='BF16OptimWrapper',
@@ -100,6 +101,31 @@ def test_bf16_wrapper_autocasts_on_cpu_and_keeps_fp32_state():
     with wrapper.optim_context(reference):
         low = reference(x)
     torch.testing.assert_close(low.float(), reference(x), atol=0.05, rtol=0.05)  # bf16 ~ fp32
+
+
+def test_bf16_wrapper_trains_in_fp32_where_bf16_is_emulated(monkeypatch):
+    monkeypatch.setattr(bf16, 'native_bf16', lambda device: device != 'cpu')
+    messages = []
+    monkeypatch.setattr(bf16, 'print_log', lambda msg, **kwargs: messages.append(msg))
+    model = Attend()
+    wrapper = OPTIM_WRAPPERS.build(dict(type='BF16OptimWrapper',
+                                        optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    x = torch.randn(2, 5, 8)
+    for _ in range(2):
+        with wrapper.optim_context(model):
+            out = model(x)
+        assert model.seen == dict(dtype=torch.float32, flash=False)  # no autocast, still math attention
+        wrapper.update_params(out.square().mean())
+    assert len(messages) == 1 and 'float32' in messages[0]  # said once, not per step
+
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch):
+    monkeypatch.setattr(bf16.platform, 'machine', lambda: 'x86_64')
+    for avx512_bf16, amx, expected in ((False, False, False), (True, False, True), (False, True, True)):
+        monkeypatch.setattr(torch.cpu, '_is_avx512_bf16_supported', lambda v=avx512_bf16: v)
+        monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda v=amx: v)
+        assert bf16.native_bf16('cpu') is expected
+    assert bf16.native_bf16('npu') is True
 
 
 def test_contrastive_loss_is_fp32_under_autocast():
