@@ -3,7 +3,7 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_world.py']
 
 arch = 'mmdistill-world-ViT-P12'
-max_iters = 1300
+max_iters = 800
 batch_size = 128
 
 model = dict(
@@ -42,6 +42,6 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=260, max_keep_ckpts=1))
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=1))
 # The exported tower is the exponential moving average of the weights (+0.6 points of crop accuracy).
 custom_hooks = [dict(type='EMAHook', momentum=0.01)]

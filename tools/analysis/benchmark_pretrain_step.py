@@ -39,6 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=4, help='measured steps per variant')
     parser.add_argument('--warmup', type=int, default=2, help='steps before measuring')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--dtypes', nargs='+', choices=('float32', 'bfloat16'), default=['float32', 'bfloat16'])
     parser.add_argument('--out', help='write the result as JSON here')
     return parser.parse_args()
 
@@ -54,12 +55,11 @@ def time_steps(model: torch.nn.Module, images: torch.Tensor, samples: list, devi
                math_attention: bool, warmup: int, iters: int) -> list[float]:
     """Seconds of each measured step."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == 'bfloat16')
-    attention = sdpa_kernel(SDPBackend.MATH) if math_attention else contextlib.nullcontext()
     times = []
     for i in range(warmup + iters):
         start = time.perf_counter()
-        with autocast, attention:
+        attention = sdpa_kernel(SDPBackend.MATH) if math_attention else contextlib.nullcontext()
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == 'bfloat16'), attention:
             loss = model(images, samples, mode='loss')['loss_image_text']
         loss.backward()
         optimizer.step()
@@ -84,6 +84,8 @@ def main() -> None:
     print(json.dumps(machine))
     results = []
     for dtype, math_attention in VARIANTS:
+        if dtype not in args.dtypes:
+            continue
         times = time_steps(model, images, samples, args.device, dtype, math_attention, args.warmup, args.iters)
         row = dict(dtype=dtype, attention='math' if math_attention else 'default',
                    ms_median=1000 * statistics.median(times), ms_min=1000 * min(times))
