@@ -26,8 +26,9 @@ def paths():
 def test_tiny_clip_recognises_single_object_crops(paths):
     metrics = evaluate_tower(paths, 'tiny_clip', paths.tiny_clip, force=False)['metrics']
     print('tiny CLIP:', {k: round(v, 1) for k, v in metrics.items()})
-    # chance is 1/24; the target is 60 %, the shipped recipe measured 61.1 % (docs/benchmarks.md)
-    assert metrics['crops/thing_top1'] >= 50.0
+    # chance is 1/24; the target is 60 %, the shipped recipe measured 63.2 % (docs/benchmarks.md);
+    # the bound leaves room for the seed-to-seed spread (about 1.5 points) and bfloat16 vs float32
+    assert metrics['crops/thing_top1'] >= 58.0
     # the problem the distillation solves: dense readouts far below the crop baseline
     assert metrics['boxes/thing_top1'] < metrics['crops/thing_top1'] - 15
 
