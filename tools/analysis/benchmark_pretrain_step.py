@@ -20,6 +20,7 @@ import sys
 import time
 
 import torch
+from mmengine.structures import BaseDataElement
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -41,14 +42,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--dtypes', nargs='+', choices=('float32', 'bfloat16'), default=['float32', 'bfloat16'])
     parser.add_argument('--out', help='write the result as JSON here')
-    return parser.parse_args()
-
-
-class Caption:
-    """The one field of a data sample that ``CLIPPretrainer`` reads."""
-
-    def __init__(self, caption: str) -> None:
-        self.caption = caption
+    args = parser.parse_args()
+    if args.iters < 1:
+        parser.error(f'--iters must be at least 1, got {args.iters}')
+    return args
 
 
 def time_steps(model: torch.nn.Module, images: torch.Tensor, samples: list, device: str, dtype: str,
@@ -76,7 +73,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = MODELS.build(dict(type='CLIPPretrainer', arch=args.arch)).to(args.device)
     images = torch.randn(args.batch, 3, args.image_size, args.image_size, device=args.device)
-    samples = [Caption(CAPTION) for _ in range(args.batch)]
+    samples = [BaseDataElement(metainfo=dict(caption=CAPTION)) for _ in range(args.batch)]
     device_type = torch.device(args.device).type
     machine = dict(device=args.device, threads=torch.get_num_threads(), torch=torch.__version__,
                    cpu_capability=torch.backends.cpu.get_cpu_capability(),
