@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import CONFIG_REFINER, CONFIG_TINY_CLIP, replace_paths
+from mmdistill.apis.quickstart import CONFIG_REFINER, CONFIG_TINY_CLIP, relocate
 from mmdistill.clip import build_clip_model
 from mmdistill.registry import MODELS
 
@@ -67,7 +67,7 @@ def random_checkpoints(tmp_path_factory):
                          ids=lambda p: osp.basename(p))
 def test_synthetic_world_configs_build(path, random_checkpoints):
     cfg = Config.fromfile(path)
-    replace_paths(cfg.model, random_checkpoints)
+    relocate(cfg.model, random_checkpoints)
     model = MODELS.build(cfg.model)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable, 'nothing trains'

@@ -16,6 +16,8 @@ from mmdistill.apis.quickstart import (
     file_key,
     format_table,
     last_checkpoint,
+    load_main_job,
+    relocate,
     resolved_config,
     train_from_config,
 )
@@ -87,9 +89,33 @@ def test_evaluation_config_runs_through_tools_test(pretrained, world, tmp_path):
     assert 'dense_zs/crops/thing_top1' in metrics
     per_class = json.load(open(tmp_path / 'per_class.json'))
     assert len(per_class['classes']) == 32 and per_class['num_things'] == 24
-    row = Row('tiny', lambda *a: ckpt, metrics={k.removeprefix('dense_zs/'): v for k, v in metrics.items()})
-    table = format_table([row])
-    assert table.count('\n') == 2 and '| tiny |' in table
+    section = [s for s in load_main_job()[1] if s.name == 'dense_zero_shot'][0]
+    section.rows = [Row('tiny', 'tiny_clip', metrics=metrics)]
+    table = format_table(section)
+    top1, top5 = metrics['dense_zs/boxes/thing_top1'], metrics['dense_zs/boxes/thing_top5']
+    assert table.count('\n') == 2 and f'| tiny | {top1:.1f} / {top5:.1f} |' in table
+
+
+def test_main_job_config_names_known_towers_and_splits_default_rows(tmp_path):
+    towers, sections = load_main_job()
+    assert [s.name for s in sections] == ['dense_zero_shot', 'detection']
+    for section in sections:
+        assert {r.tower for r in section.rows} <= set(towers)
+        assert osp.isfile(osp.join(REPO, section.config))
+    detection = sections[1]
+    assert [r.tower for r in detection.rows if r.default] == ['tiny_clip', 'clipself'] and detection.train
+    bad = tmp_path / 'job.py'
+    bad.write_text("towers = dict(a=dict(label='A'))\nsections = [dict(name='s', title='t', config='c', "
+                   "tower_key='k', columns=[], rows=[dict(tower='b')])]\n")
+    with pytest.raises(KeyError, match="names tower 'b'"):
+        load_main_job(str(bad))
+
+
+def test_relocate_moves_world_and_file_paths():
+    cfg = dict(a='data/synthetic_world/annotations/x.json', b=['data/synthetic_world/'], c='work_dirs/q/tiny.pt',
+               d=('other', 3))
+    relocate(cfg, {'data/synthetic_world': '/tmp/w', 'work_dirs/q/tiny.pt': '/tmp/t.pt'})
+    assert cfg == dict(a='/tmp/w/annotations/x.json', b=['/tmp/w/'], c='/tmp/t.pt', d=('other', 3))
 
 
 def test_cache_keys_follow_base_files(tmp_path):

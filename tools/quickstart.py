@@ -1,10 +1,12 @@
 """The main job on the embedded default: the synthetic world end to end.
 
-Stages, each cached so a rerun only computes what is missing:
+Stages, each cached so a rerun only computes what is missing (rows and sections:
+configs/quickstart/main_job.py):
   1. generate the synthetic world          -> data/synthetic_world/
   2. pretrain the tiny CLIP (image-text)   -> work_dirs/quickstart/tiny_clip.pt
-  3. dense zero-shot evaluation of each tower (boxes, thing/stuff masks, crops)
-  4. a results table (stdout + results.md) and a picture (per_class_accuracy.png)
+  3. distil the towers and measure their dense zero-shot accuracy (boxes, thing/stuff masks, crops)
+  4. train F-ViT on the base things with each tower; novel / base / all AP50
+  5. the results tables (stdout + results.md) and pictures (per_class_accuracy.png, detections.png)
 
 An interrupted pretraining resumes from its last checkpoint.
     python tools/quickstart.py            # default rows
@@ -42,7 +44,7 @@ def main() -> None:
     paths = QuickstartPaths(world=args.world, work_dir=args.work_dir)
     table = run_quickstart(paths, seed=args.seed, include_all=args.all, force=args.force, seeds=args.seeds)
     print(table)
-    print(f'\ntable: {paths.results_md}\npicture: {paths.picture}\nwall time: {time.time() - start:.0f} s')
+    print(f'\ntables: {paths.results_md}\npictures: {paths.work_dir}/*.png\nwall time: {time.time() - start:.0f} s')
 
 
 if __name__ == '__main__':

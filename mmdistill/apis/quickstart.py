@@ -1,8 +1,10 @@
-"""The quickstart pipeline on the synthetic world: world -> tiny CLIP -> dense zero-shot table.
+"""The main job on the synthetic world: world -> tiny CLIP -> towers -> one results table per section.
 
-Every stage is cached on disk and keyed by what it depends on, so a rerun only
-computes what changed; an interrupted training resumes from its last checkpoint.
-Rows of the results table are :class:`Row` s; later stages append their own.
+What it makes and evaluates is data (``configs/quickstart/main_job.py``): towers (the tiny CLIP and
+its distilled students) and sections (dense zero-shot accuracy, F-ViT detection, ...), each a config
+tested once per row with the row's tower, trained on it first where the section says so.
+Every stage is cached on disk and keyed by what it depends on, so a rerun only computes what
+changed; an interrupted training resumes from its last checkpoint.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import os
 import os.path as osp
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -21,14 +23,15 @@ from ..clip.architectures import MODEL_CONFIG_DIR
 from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
 
+MAIN_JOB_CONFIG = 'configs/quickstart/main_job.py'
 PRETRAIN_CONFIG = 'configs/quickstart/tiny_clip_pretrain_synthetic.py'
 EVAL_CONFIG = 'configs/quickstart/dense_zero_shot_synthetic.py'
 REFINER_CONFIG = 'configs/refiner/refiner_synthetic.py'
 ARCH = 'mmdistill-world-ViT-P12'
 # Paths the synthetic-world configs name; replaced by the run's actual files.
+CONFIG_WORLD = 'data/synthetic_world'
 CONFIG_TINY_CLIP = 'work_dirs/quickstart/tiny_clip.pt'
 CONFIG_REFINER = 'work_dirs/quickstart/refiner/iter_200.pth'
-COLUMNS = (('boxes', 'thing'), ('boxes', 'stuff'), ('masks', 'thing'), ('masks', 'stuff'), ('crops', 'thing'))
 
 
 @dataclass
@@ -50,17 +53,6 @@ class QuickstartPaths:
 
     def stage_dir(self, name: str) -> str:
         return osp.join(self.work_dir, name)
-
-
-@dataclass
-class Row:
-    """One tower of the results table: how to get its checkpoint, and whether the default run has it."""
-
-    name: str
-    make_checkpoint: Callable[[QuickstartPaths, int, bool], str]
-    default: bool = True
-    metrics: dict = field(default_factory=dict)
-    spread: dict = field(default_factory=dict)
 
 
 def banner(step: str, text: str) -> None:
@@ -108,16 +100,31 @@ def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
     generate_world(paths.world, seed=seed, force=force, progress=True)
 
 
-def replace_paths(node, mapping: dict[str, str]):
-    """Replace string leaves of a config tree equal to a key of ``mapping``."""
+def relocate(node, mapping: dict[str, str]):
+    """Replace, in every string leaf of a config tree, a leading ``mapping`` key by its value.
+
+    Keys are the paths the shipped configs name (the default world, the quickstart's files);
+    values are this run's (a non-string value replaces only a leaf equal to its key).
+    """
     if isinstance(node, dict):
         for k, v in node.items():
-            node[k] = replace_paths(v, mapping)
-    elif isinstance(node, list):
-        return [replace_paths(v, mapping) for v in node]
+            node[k] = relocate(v, mapping)
+    elif isinstance(node, (list, tuple)):
+        return type(node)(relocate(v, mapping) for v in node)
     elif isinstance(node, str):
-        return mapping.get(node, node)
+        for old, new in mapping.items():
+            if node == old or (isinstance(new, str) and node.startswith(old)):
+                return new + node[len(old):] if isinstance(new, str) else new
     return node
+
+
+def load_run_config(config: str, work_dir: str, world: str, paths: Optional[dict] = None) -> Config:
+    """``config`` with the default world's and the quickstart's paths moved to this run's."""
+    cfg = Config.fromfile(config)
+    relocate(cfg._cfg_dict, {CONFIG_WORLD: world.rstrip('/'), **(paths or {})})
+    cfg.work_dir = work_dir
+    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.strftime("%Y%m%d_%H%M%S")}_{os.getpid()}'
+    return cfg
 
 
 def train_from_config(config: str, work_dir: str, world: str, seed: int, paths: Optional[dict] = None,
@@ -126,14 +133,9 @@ def train_from_config(config: str, work_dir: str, world: str, seed: int, paths: 
 
     ``paths`` maps file names the config holds to the files of this run.
     """
-    cfg = Config.fromfile(config)
-    if paths:
-        replace_paths(cfg.model, paths)
-    cfg.work_dir = work_dir
-    cfg.train_dataloader.dataset.data_root = world
+    cfg = load_run_config(config, work_dir, world, paths)
     cfg.randomness = dict(seed=seed)
     cfg.resume = True
-    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.strftime("%Y%m%d_%H%M%S")}_{os.getpid()}'
     cfg.merge_from_dict(overrides)
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -175,63 +177,155 @@ def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     return last_checkpoint(runner)
 
 
-def distilled(config: str, needs_refiner: bool = False) -> Callable[[QuickstartPaths, int, bool], str]:
-    """A row maker: distil with ``config`` (seeded), export the student as an open_clip checkpoint."""
+def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool) -> str:
+    """The checkpoint of a tower of ``main_job.py``: the tiny CLIP, or a student distilled from it
+    with ``spec['config']`` (seeded), exported as an open_clip checkpoint."""
+    config = spec.get('config')
+    if config is None:
+        return paths.tiny_clip  # made by stage 2
     stem = osp.splitext(osp.basename(config))[0]
-
-    def make(paths: QuickstartPaths, seed: int, force: bool) -> str:
-        refiner = resolved_config(REFINER_CONFIG) if needs_refiner else ''
-        key = file_key(resolved_config(config), paths.tiny_clip, refiner)
-        out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
-        if osp.isfile(out) and not force:
-            print(f'{stem} (seed {seed}) found (cached)')
-            return out
-        mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
-        if needs_refiner:
-            mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
-        runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
-        return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.')
-
-    return make
+    refiner = resolved_config(REFINER_CONFIG) if spec.get('refiner') else ''
+    key = file_key(resolved_config(config), paths.tiny_clip, refiner)
+    out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
+    if osp.isfile(out) and not force:
+        print(f'{stem} (seed {seed}) found (cached)')
+        return out
+    mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
+    if spec.get('refiner'):
+        mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
+    runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
+    return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.')
 
 
-def evaluate_tower(paths: QuickstartPaths, name: str, checkpoint: str, force: bool) -> dict:
-    """Dense zero-shot accuracy of ``checkpoint``'s image tower (text tower: the tiny CLIP)."""
-    out_dir = paths.stage_dir('eval')
+@dataclass
+class Row:
+    """One row of a section: a tower (key of ``towers``), optional test-time config options."""
+
+    label: str
+    tower: str
+    default: bool = True
+    test_options: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    spread: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)  # output name -> file of the first seed
+    tower_checkpoint: Optional[str] = None  # the tower of the first seed
+    model_checkpoint: Optional[str] = None  # the trained downstream model of the first seed
+
+
+@dataclass
+class Section:
+    """A config tested once per row with the row's tower at ``tower_key`` (trained on it first if ``train``)."""
+
+    name: str
+    title: str
+    config: str
+    tower_key: str
+    columns: list
+    rows: list
+    train: bool = False
+    outputs: dict = field(default_factory=dict)  # config key -> output file name, per evaluation
+    prepare: Optional[str] = None
+    picture: Optional[str] = None
+
+
+def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
+    """``(towers, sections)`` of the main job; an unknown tower name is an error naming it."""
+    cfg = Config.fromfile(config)
+    towers = cfg.towers.to_dict()
+    sections = []
+    for spec in cfg.sections:
+        spec = spec.to_dict()
+        rows = []
+        for row in spec.pop('rows'):
+            if row['tower'] not in towers:
+                raise KeyError(f'{config}: section {spec["name"]!r} names tower {row["tower"]!r}; '
+                               f'known towers: {sorted(towers)}')
+            rows.append(Row(label=row.get('label', towers[row['tower']]['label']), tower=row['tower'],
+                            default=row.get('default', True), test_options=row.get('test_options', {})))
+        columns = [(c[0], list(c[1]), c[2] if len(c) > 2 else 1.0) for c in spec.pop('columns')]
+        sections.append(Section(rows=rows, columns=columns, **spec))
+    return towers, sections
+
+
+def trained_model(section: Section, tower: str, paths: QuickstartPaths, seed: int, force: bool) -> str:
+    """Train the section's config on ``tower`` (cached per tower, config and seed); its last checkpoint."""
+    key = file_key(resolved_config(section.config), tower, osp.join(paths.world, 'meta.json'), str(seed))
+    work_dir = paths.stage_dir(osp.join(section.name, f'seed{seed}_{key}'))
+    done = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(done) and not force:
+        path = open(done).read().strip()
+        if osp.isfile(path):
+            print(f'{section.name} model on {osp.basename(tower)} (seed {seed}) found (cached)')
+            return path
+    runner = train_from_config(section.config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
+                               **{section.tower_key: tower})
+    return last_checkpoint(runner)
+
+
+def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths: QuickstartPaths,
+             force: bool) -> dict:
+    """Test the section's config on ``tower`` (and the trained ``model``); cached metrics and output files."""
+    out_dir = paths.stage_dir(osp.join('eval', section.name))
     os.makedirs(out_dir, exist_ok=True)
-    key = file_key(checkpoint, paths.tiny_clip, resolved_config(EVAL_CONFIG), osp.join(paths.world, 'meta.json'))
-    cache = osp.join(out_dir, f'{name}.{key}.json')
+    key = file_key(tower, model or '', paths.tiny_clip, resolved_config(section.config),
+                   osp.join(paths.world, 'meta.json'), json.dumps(row.test_options, sort_keys=True))
+    stem = f'{osp.splitext(osp.basename(model or tower))[0]}.{key}'
+    cache = osp.join(out_dir, f'{stem}.json')
     if osp.isfile(cache) and not force:
-        print(f'evaluation of {name} found (cached)')
+        print(f'evaluation of {row.label} found (cached)')
         return json.load(open(cache))
-    cfg = Config.fromfile(EVAL_CONFIG)
-    cfg.work_dir = osp.join(out_dir, name)
-    cfg.model.tower.checkpoint = checkpoint
-    cfg.model.text.checkpoint = paths.tiny_clip
-    cfg.test_dataloader.dataset.data_root = paths.world
-    cfg.test_evaluator.out_file = osp.join(out_dir, f'{name}.per_class.json')
-    cfg.experiment_name = f'eval_{name}_{time.strftime("%Y%m%d_%H%M%S")}_{os.getpid()}'
+    cfg = load_run_config(section.config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
+    outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
+    cfg.merge_from_dict({section.tower_key: tower, **row.test_options,
+                         **{k: outputs[name] for k, name in section.outputs.items()}})
+    if model is not None:
+        cfg.load_from = model
     metrics = Runner.from_cfg(cfg).test()
-    result = dict(metrics={k.removeprefix('dense_zs/'): float(v) for k, v in metrics.items()},
-                  per_class_file=cfg.test_evaluator.out_file)
+    result = dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, outputs=outputs)
     with open(cache, 'w') as f:
         json.dump(result, f, indent=1)
     return result
 
 
-def format_table(rows: list[Row]) -> str:
-    """Markdown table: rows = towers, columns = readout x group, top-1 / top-5 (percent, mean over seeds)."""
-    head = '| tower | ' + ' | '.join(f'{kind} {group} top-1 / top-5' for kind, group in COLUMNS) + ' |'
-    lines = [head, '|' + '---|' * (len(COLUMNS) + 1)]
-    for row in rows:
+def prepare_section(section: Section, paths: QuickstartPaths) -> None:
+    """Data a section needs beyond the world (e.g. the OV-detection annotation files)."""
+    if section.prepare == 'ov_world':
+        from ..datasets.ov_splits import prepare_ov_world
+        prepare_ov_world(paths.world)
+    elif section.prepare is not None:
+        raise ValueError(f'section {section.name!r}: unknown prepare step {section.prepare!r}')
+
+
+def run_section(section: Section, towers: dict, paths: QuickstartPaths, seeds: Sequence[int], force: bool,
+                step: str) -> None:
+    """Fill ``row.metrics`` (mean over seeds) and ``row.spread`` of every row of the section."""
+    prepare_section(section, paths)
+    for i, row in enumerate(section.rows):
+        results = []
+        for run_seed in seeds:
+            banner(step, f'{section.name} {i + 1}/{len(section.rows)}: {row.label} (seed {run_seed})')
+            tower = tower_checkpoint(towers[row.tower], paths, run_seed, force)
+            model = trained_model(section, tower, paths, run_seed, force) if section.train else None
+            result = evaluate(section, row, tower, model, paths, force)
+            results.append(result['metrics'])
+            if row.tower_checkpoint is None:
+                row.outputs, row.tower_checkpoint, row.model_checkpoint = result['outputs'], tower, model
+        row.metrics, row.spread = average(results)
+
+
+def format_table(section: Section) -> str:
+    """Markdown table: a row per tower, the section's columns (mean over seeds times the column's scale,
+    ± std of the first key)."""
+    lines = ['| tower | ' + ' | '.join(label for label, *_ in section.columns) + ' |',
+             '|' + '---|' * (len(section.columns) + 1)]
+    for row in section.rows:
         cells = []
-        for kind, group in COLUMNS:
-            top1 = row.metrics.get(f'{kind}/{group}_top1')
-            top5 = row.metrics.get(f'{kind}/{group}_top5')
-            spread = row.spread.get(f'{kind}/{group}_top1')
-            pm = f' ±{spread:.1f}' if spread else ''
-            cells.append('-' if top1 is None else f'{top1:.1f}{pm} / {top5:.1f}')
-        lines.append(f'| {row.name} | ' + ' | '.join(cells) + ' |')
+        for _, keys, scale in section.columns:
+            values = [f'{row.metrics[k] * scale:.1f}' if k in row.metrics else '-' for k in keys]
+            if row.spread.get(keys[0]):
+                values[0] += f' ±{row.spread[keys[0]] * scale:.1f}'
+            cells.append(' / '.join(values))
+        lines.append(f'| {row.label} | ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -244,47 +338,50 @@ def average(results: list[dict]) -> tuple[dict, dict]:
     return mean, std
 
 
-def default_rows() -> list[Row]:
-    """The table's towers; rows with ``default=False`` need ``--all``."""
-    return [
-        Row('tiny CLIP (image-text)', lambda paths, seed, force: paths.tiny_clip),  # made by stage 2
-        Row('CLIPSelf', distilled('configs/clipself/clipself_patches_synthetic.py')),
-        Row('CLIPSelf (proposals)', distilled('configs/clipself/clipself_proposals_synthetic.py'), default=False),
-        Row('SC-CLIPSelf', distilled('configs/scd/sc_clipself_synthetic.py'), default=False),
-        Row('R-SC-CLIPSelf', distilled('configs/scd/r_sc_clipself_synthetic.py', needs_refiner=True), default=False),
-        Row('R-SC-V', distilled('configs/scd/r_sc_v_synthetic.py', needs_refiner=True), default=False),
-        Row('RegionText', distilled('configs/regiontext/regiontext_synthetic.py'), default=False),
-        Row('R-SC-RegionText', distilled('configs/regiontext/r_sc_regiontext_synthetic.py', needs_refiner=True),
-            default=False),
-    ]
+def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
+    """The section's picture (per-class accuracy bars, or detections of the last row on a val image)."""
+    if section.picture == 'per_class_accuracy':
+        from ..visualization.accuracy_plots import plot_per_class_accuracy
+        per_class = {row.label: json.load(open(row.outputs['per_class.json'])) for row in section.rows
+                     if 'per_class.json' in row.outputs}
+        plot_per_class_accuracy(per_class, paths.picture)
+        return paths.picture
+    if section.picture == 'detections':
+        from ..visualization.detections import draw_detections
+        row = [r for r in section.rows if r.model_checkpoint][-1]
+        cfg = load_run_config(section.config, paths.stage_dir('eval'), paths.world,
+                              {CONFIG_TINY_CLIP: paths.tiny_clip})
+        cfg.merge_from_dict({section.tower_key: row.tower_checkpoint})
+        out = osp.join(paths.work_dir, 'detections.png')
+        return draw_detections(cfg, row.model_checkpoint, out, title=row.label)
+    return None
 
 
 def run_quickstart(paths: QuickstartPaths, seed: int = 0, include_all: bool = False, force: bool = False,
-                   rows: Optional[list[Row]] = None, seeds: Sequence[int] = (0,)) -> str:
-    """Run every stage; return the results table (also written to ``paths.results_md``).
+                   seeds: Sequence[int] = (0,), main_job: str = MAIN_JOB_CONFIG) -> str:
+    """Run every stage; return the results tables (also written to ``paths.results_md``).
 
-    ``seed`` makes the world and the tiny CLIP; ``seeds`` are the distillation runs averaged per row.
+    ``seed`` makes the world and the tiny CLIP; ``seeds`` are the runs averaged per row (tower
+    distillation and downstream training alike).
     """
-    from ..visualization.accuracy_plots import plot_per_class_accuracy
-    rows = [r for r in (rows or default_rows()) if r.default or include_all]
-    banner('1/4', 'synthetic world')
+    towers, sections = load_main_job(main_job)
+    for section in sections:
+        section.rows = [r for r in section.rows if r.default or include_all]
+    total = 2 + len(sections) + 1
+    banner(f'1/{total}', 'synthetic world')
     ensure_world(paths, seed, force)
-    banner('2/4', 'tiny CLIP pretraining (image-text contrastive)')
+    banner(f'2/{total}', 'tiny CLIP pretraining (image-text contrastive)')
     pretrained_tiny_clip(paths, seed, force)
-    per_class = {}
-    for i, row in enumerate(rows):
-        results = []
-        for run_seed in seeds:
-            banner('3/4', f'tower {i + 1}/{len(rows)}: {row.name} (seed {run_seed})')
-            checkpoint = row.make_checkpoint(paths, run_seed, force)
-            result = evaluate_tower(paths, osp.splitext(osp.basename(checkpoint))[0], checkpoint, force)
-            results.append(result['metrics'])
-            per_class.setdefault(row.name, json.load(open(result['per_class_file'])))
-        row.metrics, row.spread = average(results)
-    banner('4/4', 'results')
-    table = format_table(rows)
-    seeds_note = f' (mean over distillation seeds {list(seeds)}, ± = std of top-1)' if len(seeds) > 1 else ''
+    for i, section in enumerate(sections):
+        run_section(section, towers, paths, seeds, force, f'{3 + i}/{total}')
+    banner(f'{total}/{total}', 'results')
+    seeds_note = f' Mean over seeds {list(seeds)}, ± = std.' if len(seeds) > 1 else ''
+    parts = []
+    for section in sections:
+        picture = draw_picture(section, paths)
+        parts.append(f'## {section.title}\n\n{format_table(section)}\n'
+                     + (f'\n![{section.name}]({osp.relpath(picture, paths.work_dir)})\n' if picture else ''))
+    text = f'# The main job on the synthetic world{seeds_note}\n\n' + '\n'.join(parts)
     with open(paths.results_md, 'w') as f:
-        f.write(f'# Dense zero-shot accuracy on the synthetic world (val split){seeds_note}\n\n{table}\n')
-    plot_per_class_accuracy(per_class, paths.picture)
-    return table
+        f.write(text)
+    return text

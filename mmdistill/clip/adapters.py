@@ -2,21 +2,30 @@
 
 Every tower is run the same way by :class:`~mmdistill.clip.tower.CLIPTower`:
 ``embed`` (patches + resized positions + prefix tokens), ``block`` for each
-transformer block, ``value_block`` (the MaskCLIP value-only path) for the last
+transformer block, ``value_block`` (the MaskCLIP value-only path) or
+``readout_block`` (SCLIP / ClearCLIP / NACLIP, ``readouts.py``) for the last
 one and ``head`` (final norm + projection, per token). An adapter implements
-these for one family, so a new family (e.g. timm DINOv2) is one more adapter.
+these for one family, so a new family (e.g. timm DINOv2) is one more adapter;
+for the readouts it supplies ``attention_with`` (its attention branch around a
+given head-mixing step) and ``ffn_branch``.
 
 Tokens are ``(B, 1 + h * w, C)`` with one prefix (class) token.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from functools import partial
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from timm.layers import resample_abs_pos_embed
+from timm.layers import apply_rot_embed_cat, resample_abs_pos_embed
 from torch import nn
+
+from .readouts import KEEPS_RESIDUAL, readout_values
+
+# (q, k, v) per head, each (B, H, N, d) -> mixed values (B, H, N, d)
+Mixer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -42,6 +51,16 @@ def rope_for_grid(rope: nn.Module, grid: tuple[int, int]) -> torch.Tensor:
     return rope._build_embed_cat(list(grid), rope.bands)
 
 
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """``(B, N, H * d)`` -> ``(B, H, N, d)``."""
+    return x.unflatten(-1, (heads, -1)).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """``(B, H, N, d)`` -> ``(B, N, H * d)``."""
+    return x.transpose(1, 2).flatten(2)
+
+
 class TowerAdapter:
     """Interface of a family adapter; holds a reference to the tower, registers no parameters."""
 
@@ -65,6 +84,33 @@ class TowerAdapter:
 
     def value_block(self, index: int, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
         raise NotImplementedError
+
+    @property
+    def readout_blocker(self) -> Optional[str]:
+        """Why the last block cannot run the attention readouts, or ``None`` when it can."""
+        raise NotImplementedError
+
+    def attention_with(self, index: int, x: torch.Tensor, grid: TokenGrid, mix: Mixer) -> torch.Tensor:
+        """Attention branch of block ``index`` on ``(B, N, C)`` tokens, as the block adds it to its
+        residual (output projection and layer scale included), with the attention step replaced by
+        ``mix(q, k, v)`` on the block's own per-head ``q, k, v``."""
+        raise NotImplementedError
+
+    def ffn_branch(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """FFN branch of block ``index`` (norm, MLP, layer scale): ``(B, N, C)`` -> ``(B, N, C)``."""
+        raise NotImplementedError
+
+    def readout_block(self, index: int, x: torch.Tensor, grid: TokenGrid, readout: str,
+                      sigma: float = 5.0) -> torch.Tensor:
+        """Block ``index`` with a training-free readout's attention (``readouts.py``): ``(B, N, C)`` -> ``(B, N, C)``.
+
+        ``'sclip'``: ``x + attn(x)``, then ``+ ffn``; ``'clearclip'`` / ``'naclip'``: ``attn(x)`` alone.
+        """
+        branch = self.attention_with(index, x, grid, partial(readout_values, readout, grid=grid.size, sigma=sigma))
+        if not KEEPS_RESIDUAL[readout]:
+            return branch
+        x = x + branch
+        return x + self.ffn_branch(index, x)
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """Final norm + projection of ``(..., C)`` tokens into CLIP space ``(..., D)``."""
@@ -128,6 +174,25 @@ class OpenAIViTAdapter(TowerAdapter):
         x = x + blk.ls_1(attn.out_proj(v))
         return x + blk.ls_2(blk.mlp(blk.ln_2(x)))
 
+    @property
+    def readout_blocker(self) -> Optional[str]:
+        from open_clip.transformer import ResidualAttentionBlock
+        last = self.blocks[-1]
+        if type(last) is not ResidualAttentionBlock:
+            return f'its last block is a {type(last).__name__}, not a ResidualAttentionBlock'
+        return None
+
+    def attention_with(self, index: int, x: torch.Tensor, grid: TokenGrid, mix: Mixer) -> torch.Tensor:
+        blk = self.blocks[index]
+        attn = blk.attn
+        q, k, v = (split_heads(t, attn.num_heads)
+                   for t in F.linear(blk.ln_1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1))
+        return blk.ls_1(attn.out_proj(merge_heads(mix(q, k, v))))
+
+    def ffn_branch(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        blk = self.blocks[index]
+        return blk.ls_2(blk.mlp(blk.ln_2(x)))
+
     def head(self, x: torch.Tensor) -> torch.Tensor:
         return self.visual.ln_post(x) @ self.visual.proj
 
@@ -186,6 +251,46 @@ class TimmEvaAdapter(TowerAdapter):
         x = x + (blk.gamma_1 * v if blk.gamma_1 is not None else v)
         m = blk.mlp(blk.norm2(x))
         return x + (blk.gamma_2 * m if blk.gamma_2 is not None else m)
+
+    @property
+    def readout_blocker(self) -> Optional[str]:
+        from timm.models.eva import EvaAttention, EvaBlock
+        last = self.blocks[-1]
+        if type(last) is not EvaBlock or type(last.attn) is not EvaAttention:
+            return f'its last block is a {type(last).__name__} with {type(last.attn).__name__}, not an EvaBlock'
+        return None
+
+    def attention_with(self, index: int, x: torch.Tensor, grid: TokenGrid, mix: Mixer) -> torch.Tensor:
+        """timm's ``EvaAttention.forward`` step by step (q / k norms, RoPE on the patches, inner norm,
+        gate), except the attention step."""
+        blk = self.blocks[index]
+        attn = blk.attn
+        y = blk.norm1(x)
+        if attn.qkv is not None:
+            bias = torch.cat((attn.q_bias, attn.k_bias, attn.v_bias)) if attn.q_bias is not None else None
+            qkv = F.linear(y, attn.qkv.weight, bias).chunk(3, dim=-1)
+        else:
+            qkv = attn.q_proj(y), attn.k_proj(y), attn.v_proj(y)
+        q, k, v = (split_heads(t, attn.num_heads) for t in qkv)
+        q, k = attn.q_norm(q), attn.k_norm(k)
+        if grid.rope is not None:
+            q, k = (self._rotate(t, grid.rope, getattr(attn, 'rotate_half', False)).type_as(v) for t in (q, k))
+        o = attn.norm(merge_heads(mix(q, k, v)))
+        gate = getattr(attn, 'gate', None)
+        if gate is not None:
+            o = o * gate(y).sigmoid()
+        o = attn.proj(o)
+        return blk.gamma_1 * o if blk.gamma_1 is not None else o
+
+    def _rotate(self, t: torch.Tensor, rope: torch.Tensor, half: bool) -> torch.Tensor:
+        """RoPE on the patch tokens of ``(B, H, N, d)`` ``t``, prefix tokens unchanged."""
+        p = self.num_prefix_tokens
+        return torch.cat([t[:, :, :p], apply_rot_embed_cat(t[:, :, p:], rope, half=half)], dim=2)
+
+    def ffn_branch(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        blk = self.blocks[index]
+        m = blk.mlp(blk.norm2(x))
+        return blk.gamma_2 * m if blk.gamma_2 is not None else m
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         t = self.trunk
@@ -250,6 +355,31 @@ class TimmViTAdapter(TowerAdapter):
         v = attn.proj(attn.norm(F.linear(blk.norm1(x), attn.qkv.weight[2 * width:], bias)))
         x = x + blk.ls1(v)
         return x + blk.ls2(blk.mlp(blk.norm2(x)))
+
+    @property
+    def readout_blocker(self) -> Optional[str]:
+        from timm.layers import Attention
+        from timm.models.vision_transformer import Block
+        last = self.blocks[-1]
+        if type(last) is not Block or type(last.attn) is not Attention:
+            return f'its last block is a {type(last).__name__} with {type(last.attn).__name__}, not a timm Block'
+        return None
+
+    def attention_with(self, index: int, x: torch.Tensor, grid: TokenGrid, mix: Mixer) -> torch.Tensor:
+        """timm's ``Attention.forward`` step by step (q / k norms, output norm, gate), except the attention step."""
+        blk = self.blocks[index]
+        attn = blk.attn
+        y = blk.norm1(x)
+        q, k, v = (split_heads(t, attn.num_heads) for t in attn.qkv(y).chunk(3, dim=-1))
+        o = attn.norm(merge_heads(mix(attn.q_norm(q), attn.k_norm(k), v)))
+        gate = getattr(attn, 'gate', None)
+        if gate is not None:
+            o = o * gate(y).sigmoid()
+        return blk.ls1(attn.proj(o))
+
+    def ffn_branch(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        blk = self.blocks[index]
+        return blk.ls2(blk.mlp(blk.norm2(x)))
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.fc_norm(self.model.norm(x))

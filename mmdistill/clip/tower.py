@@ -5,7 +5,8 @@ A tower gives, for normalised images ``(B, 3, H, W)`` of any size (at least one 
 * ``cls``: the image embedding ``(B, D)`` (class token, final norm, projection);
 * ``dense``: the CLIP-space map ``(B, D, h, w)``, L2-normalised per cell, from the
   value-only last block (MaskCLIP): all blocks but the last run normally, the last
-  one replaces query-key attention by the value and output projections;
+  one replaces query-key attention by the value and output projections (or, with
+  ``dense_path``, the plain last block or a training-free readout: ``readouts.py``);
 * ``layers``: raw tokens ``(B, C, h, w)`` after chosen blocks (0-indexed);
 * region embeddings (RoIAlign 1x1, aligned, on the normalised map) and mask
   embeddings (coverage-weighted mean), both re-normalised.
@@ -25,9 +26,10 @@ from ..registry import MODELS
 from .adapters import make_adapter
 from .builder import TIMM_PREFIX, build_clip_model, build_timm_vit
 from .pooling import BoxList, mask_embeddings, roi_embeddings
+from .readouts import READOUTS
 
 TRAINABLE_MODES = ('none', 'blocks', 'all')
-DENSE_PATHS = ('value', 'plain')
+DENSE_PATHS = ('value', 'plain') + READOUTS
 
 
 @dataclass
@@ -37,6 +39,7 @@ class TowerOutput:
     cls: Optional[torch.Tensor] = None  # (B, D)
     dense: Optional[torch.Tensor] = None  # (B, D, h, w), L2-normalised
     layers: dict[int, torch.Tensor] = field(default_factory=dict)  # block index -> (B, C, h, w)
+    dense_tokens: Optional[torch.Tensor] = None  # (B, C, h, w): the dense path's last block, before norm + head
     image_size: tuple[int, int] = (0, 0)
 
 
@@ -54,22 +57,31 @@ class CLIPTower(BaseModule):
             position embeddings, class token, final norm and projection frozen),
             ``'none'`` or ``'all'``; ``train_last_blocks`` restricts ``'blocks'``
             to the last K blocks.
-        dense_path: ``'value'`` (MaskCLIP's value-only last block, for CLIP towers) or
-            ``'plain'`` (the last block as it is, the natural choice for DINOv2).
+        dense_path: how the last block gives ``dense``: ``'value'`` (MaskCLIP's value-only last
+            block, for CLIP towers), ``'plain'`` (the last block as it is, the natural choice for
+            DINOv2), or a training-free readout for the original CLIP: ``'sclip'``,
+            ``'clearclip'`` or ``'naclip'`` (see ``readouts.py``).
+        naclip_sigma: standard deviation, in cells, of NACLIP's Gaussian neighbourhood prior.
     """
 
     def __init__(self, arch: str, checkpoint: Optional[str] = None, trainable: str = 'blocks',
-                 train_last_blocks: Optional[int] = None, dense_path: str = 'value',
+                 train_last_blocks: Optional[int] = None, dense_path: str = 'value', naclip_sigma: float = 5.0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if dense_path not in DENSE_PATHS:
             raise ValueError(f'dense_path must be one of {DENSE_PATHS}, got {dense_path!r}')
+        if not naclip_sigma > 0:
+            raise ValueError(f'naclip_sigma must be positive, got {naclip_sigma}')
         self.arch = arch
         self.checkpoint = checkpoint
         self.dense_path = dense_path
+        self.naclip_sigma = naclip_sigma
         self.visual = (build_timm_vit(arch, checkpoint) if arch.startswith(TIMM_PREFIX)
                        else build_clip_model(arch, checkpoint).visual)
         self.adapter = make_adapter(self.visual)
+        blocker = self.adapter.readout_blocker if dense_path in READOUTS else None
+        if blocker:
+            raise ValueError(f'dense_path={dense_path!r} is not available for {arch}: {blocker}')
         self.set_trainable(trainable, train_last_blocks)
 
     # ----------------------------------------------------------------- geometry
@@ -136,6 +148,9 @@ class CLIPTower(BaseModule):
         if dense:
             if self.dense_path == 'value':
                 y = self.adapter.value_block(last, x, grid)
+            elif self.dense_path in READOUTS:
+                y = self.adapter.readout_block(last, x, grid, self.dense_path, self.naclip_sigma)
+            out.dense_tokens = self._to_map(y[:, p:], grid.size)
             out.dense = F.normalize(self._to_map(self.adapter.head(y[:, p:]), grid.size), dim=1)
         return out
 
@@ -166,6 +181,13 @@ class CLIPTower(BaseModule):
         """Mean of ``dense`` over per-image ``(N_i, H, W)`` masks -> ``(sum N_i, D)``, normalised."""
         return F.normalize(mask_embeddings(dense, masks, self.stride), dim=-1)
 
+    def init_weights(self) -> None:
+        """Nothing to do: the weights come from ``checkpoint`` at construction.
+
+        (mmengine's default would call ``init_weights`` of children such as a timm ViT, which
+        re-initialises it, when a runner initialises the model holding this tower.)
+        """
+
     # ----------------------------------------------------------------- freezing
     def set_trainable(self, mode: str = 'blocks', last_blocks: Optional[int] = None) -> None:
         """Set ``requires_grad`` as the papers do (see class docstring)."""
@@ -185,16 +207,3 @@ class CLIPTower(BaseModule):
     def clip_state_dict(self) -> dict[str, torch.Tensor]:
         """The tower's weights under open_clip's key names (``visual.*``)."""
         return {f'visual.{k}': v for k, v in self.visual.state_dict().items()}
-
-
-
-
-def _register_in_downstream_registries() -> None:
-    """Let mmdet / mmseg configs (default scope mmdet / mmseg) name ``type='CLIPTower'`` directly."""
-    from mmdet.registry import MODELS as MMDET_MODELS
-    from mmseg.registry import MODELS as MMSEG_MODELS
-    for registry in (MMDET_MODELS, MMSEG_MODELS):
-        registry.register_module(name='CLIPTower', module=CLIPTower, force=True)
-
-
-_register_in_downstream_registries()

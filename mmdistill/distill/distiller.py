@@ -147,7 +147,7 @@ class Distiller(BaseModel):
         self.student_size = student_size
         self.token_size = token_size
         if text is not None:
-            from ..models.dense_zero_shot import resolve_class_names, text_embeddings
+            from ..clip.vocabulary import resolve_class_names, text_embeddings
             text = dict(text)
             names = resolve_class_names(text.pop('class_names'))
             self.register_buffer('text', text_embeddings(class_names=names, **text), persistent=False)

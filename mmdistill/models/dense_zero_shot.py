@@ -17,43 +17,11 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
-from ..clip.builder import build_clip_model, build_tokenizer
 from ..clip.pooling import crop_and_resize
-from ..clip.text import build_text_classifier, clean_class_name, clean_coco_stuff_name, model_identity
-from ..registry import DATASETS, MODELS
+from ..clip.vocabulary import resolve_class_names, text_embeddings
+from ..registry import MODELS
 
 READOUTS = ('boxes', 'masks', 'crops')
-
-
-def resolve_class_names(class_names: Union[Sequence[str], str]) -> list[str]:
-    """A list of names, or the name of a registered dataset whose ``METAINFO['classes']`` to use."""
-    if isinstance(class_names, str):
-        dataset = DATASETS.get(class_names)
-        if dataset is None:
-            raise KeyError(f'class_names={class_names!r} is neither a list nor a registered dataset type')
-        return list(dataset.METAINFO['classes'])
-    return list(class_names)
-
-
-NAME_CLEANERS = {'default': clean_class_name, 'coco_stuff': lambda n: clean_class_name(clean_coco_stuff_name(n)),
-                 'none': None}
-
-
-def text_embeddings(arch: str, checkpoint: Optional[str], class_names: Sequence[str],
-                    templates: Union[str, Sequence[str]] = 'vild', cache_dir: Optional[str] = None,
-                    name_cleaner: str = 'default', **kwargs) -> torch.Tensor:
-    """``(C, D)`` normalised class embeddings from the text tower of ``arch`` + ``checkpoint`` (cached).
-
-    ``name_cleaner``: ``'default'`` ('_' -> ' ', '/' -> ' or '), ``'coco_stuff'`` (also drops
-    '-merged' / '-other' / '-stuff') or ``'none'``.
-    """
-    if name_cleaner not in NAME_CLEANERS:
-        raise ValueError(f'name_cleaner must be one of {sorted(NAME_CLEANERS)}, got {name_cleaner!r}')
-    kwargs['name_cleaner'] = NAME_CLEANERS[name_cleaner]
-    key = model_identity(arch, checkpoint) if checkpoint is not None else None
-    return build_text_classifier(lambda: build_clip_model(arch, checkpoint).eval(), build_tokenizer(arch),
-                                 class_names, templates=templates,
-                                 cache_dir=cache_dir, cache_key=key, **kwargs)
 
 
 @MODELS.register_module()

@@ -26,8 +26,8 @@ from tqdm import tqdm
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmdistill.clip import CLIPTower  # noqa: E402
 from mmdistill.clip.pooling import crop_and_resize  # noqa: E402
+from mmdistill.clip.vocabulary import text_embeddings  # noqa: E402
 from mmdistill.datasets.synthetic import THING_CLASSES  # noqa: E402
-from mmdistill.models.dense_zero_shot import text_embeddings  # noqa: E402
 
 MEAN = torch.tensor([122.7709383, 116.7460125, 104.09373615]).view(3, 1, 1)
 STD = torch.tensor([68.5005327, 66.6321579, 70.32316305]).view(3, 1, 1)

@@ -1,0 +1,55 @@
+# The main job (tools/quickstart.py) as data: which towers it makes and which sections evaluate them.
+# A new method adds a tower and rows here; a new downstream model adds a section. `default=False` rows run
+# under --all only. Paths under data/synthetic_world and work_dirs/quickstart are relocated to the run's.
+
+# How each tower checkpoint is made: the pretrained tiny CLIP (stage 2), or distilled from it with a config
+# (refiner=True: the Refiner of configs/refiner/refiner_synthetic.py is trained first, per seed).
+towers = dict(
+    tiny_clip=dict(label='tiny CLIP (image-text)'),
+    clipself=dict(label='CLIPSelf', config='configs/clipself/clipself_patches_synthetic.py'),
+    clipself_proposals=dict(label='CLIPSelf (proposals)', config='configs/clipself/clipself_proposals_synthetic.py'),
+    sc_clipself=dict(label='SC-CLIPSelf', config='configs/scd/sc_clipself_synthetic.py'),
+    r_sc_clipself=dict(label='R-SC-CLIPSelf', config='configs/scd/r_sc_clipself_synthetic.py', refiner=True),
+    r_sc_v=dict(label='R-SC-V', config='configs/scd/r_sc_v_synthetic.py', refiner=True),
+    regiontext=dict(label='RegionText', config='configs/regiontext/regiontext_synthetic.py'),
+    r_sc_regiontext=dict(label='R-SC-RegionText', config='configs/regiontext/r_sc_regiontext_synthetic.py',
+                         refiner=True),
+)
+
+# Each section tests `config` once per row with the row's tower checkpoint at `tower_key`; `train=True`
+# trains the config on that tower first. Columns: (label, metric keys shown as "a / b"[, scale]).
+sections = [
+    dict(
+        name='dense_zero_shot',
+        title='Dense zero-shot accuracy (mean per-class top-1 / top-5, %, val split)',
+        config='configs/quickstart/dense_zero_shot_synthetic.py',
+        tower_key='model.tower.checkpoint',
+        outputs={'test_evaluator.out_file': 'per_class.json'},
+        picture='per_class_accuracy',
+        columns=[('boxes thing', ['dense_zs/boxes/thing_top1', 'dense_zs/boxes/thing_top5']),
+                 ('boxes stuff', ['dense_zs/boxes/stuff_top1', 'dense_zs/boxes/stuff_top5']),
+                 ('masks thing', ['dense_zs/masks/thing_top1', 'dense_zs/masks/thing_top5']),
+                 ('masks stuff', ['dense_zs/masks/stuff_top1', 'dense_zs/masks/stuff_top5']),
+                 ('crops thing', ['dense_zs/crops/thing_top1', 'dense_zs/crops/thing_top5'])],
+        rows=[dict(tower='tiny_clip'), dict(tower='clipself'),
+              dict(tower='clipself_proposals', default=False), dict(tower='sc_clipself', default=False),
+              dict(tower='r_sc_clipself', default=False), dict(tower='r_sc_v', default=False),
+              dict(tower='regiontext', default=False), dict(tower='r_sc_regiontext', default=False)]),
+    dict(
+        name='detection',
+        title='Open-vocabulary detection, F-ViT (box AP50, %, val split; 18 base / 6 novel things)',
+        config='configs/fvit/fvit_tinyclip-p12_fpn_1xb8-1500it_ov-synthetic.py',
+        tower_key='model.backbone.tower.checkpoint',
+        train=True,
+        prepare='ov_world',
+        picture='detections',
+        columns=[('novel AP50', ['coco/novel_ap50'], 100), ('base AP50', ['coco/base_ap50'], 100),
+                 ('all AP50', ['coco/all_ap50'], 100)],
+        rows=[dict(tower='tiny_clip'), dict(tower='clipself'), dict(tower='r_sc_clipself', default=False),
+              dict(tower='tiny_clip', label='tiny CLIP, no ensemble (beta = 0)', default=False,
+                   test_options={'model.roi_head.bbox_head.ensemble.beta': 0.0}),
+              dict(tower='clipself', label='CLIPSelf, no ensemble (beta = 0)', default=False,
+                   test_options={'model.roi_head.bbox_head.ensemble.beta': 0.0}),
+              dict(tower='r_sc_clipself', label='R-SC-CLIPSelf, no ensemble (beta = 0)', default=False,
+                   test_options={'model.roi_head.bbox_head.ensemble.beta': 0.0})]),
+]
