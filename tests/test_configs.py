@@ -14,7 +14,7 @@ from mmdistill.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
-                 if '_base_' not in p)
+                 if '_base_' not in p and not p.endswith('main_job.py'))  # the main job's description, not a model
 SYNTHETIC = [p for p in CONFIGS if p.endswith('_synthetic.py')]
 
 
@@ -23,7 +23,7 @@ def types_in(node):
         if isinstance(node.get('type'), str):
             yield node['type']
         for k, v in node.items():
-            if k not in ('init_cfg', 'nms'):  # weight initialisers and NMS ops are not registry types
+            if k not in ('init_cfg', 'nms', 'roi_layer'):  # weight initialisers, NMS and RoI ops: not registry types
                 yield from types_in(v)
     elif isinstance(node, (list, tuple)):
         for v in node:

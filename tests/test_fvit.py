@@ -15,7 +15,7 @@ import mmdistill  # noqa: F401
 from mmdistill.det import FViT, FViTBBoxHead, geometric_ensemble
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-WORLD_CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-1500it_ov-synthetic.py')
+WORLD_CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py')
 ARCH = 'mmdistill-tiny-ViT-P8'  # patch 8, width 48, 2 blocks, 32-d embeddings; random weights
 CLASSES = ['red circle', 'blue star', 'green square', 'dotted heart']
 BASE = ['red circle', 'green square']
@@ -107,7 +107,7 @@ def test_masked_cross_entropy_equals_hand_computation_and_novel_get_no_gradient(
 def test_geometric_ensemble_equals_hand_computation(model):
     head = model.roi_head.bbox_head
     torch.manual_seed(2)
-    roi_feats = torch.randn(3, 64, 7, 7)
+    roi_feats = torch.randn(3, head.in_channels, 7, 7)
     clip = F.normalize(torch.randn(3, 32), dim=-1)
     head.eval()
     logits, _ = head(roi_feats)
@@ -117,8 +117,13 @@ def test_geometric_ensemble_equals_hand_computation(model):
     a = torch.tensor([0.1, 0.8, 0.1, 0.8, 0.1])  # base classes and background: alpha; novel: beta
     expected = p_det ** (1 - a) * p_clip ** a
     torch.testing.assert_close(geometric_ensemble(logits, 75.0 * clip @ head.fc_cls.embeddings.T, a), expected)
-    # mmdet's softmax of the head's output gives the ensemble's class scores unchanged
-    torch.testing.assert_close(ens.softmax(-1)[:, :-1], expected[:, :-1])
+    torch.testing.assert_close(ens, expected)
+    # the scores reach mmdet's NMS as they are (no softmax): the kept boxes carry ensemble scores
+    rois = torch.tensor([[0, 4.0, 4.0, 30.0, 30.0], [0, 10.0, 8.0, 40.0, 44.0], [0, 2.0, 20.0, 20.0, 50.0]])
+    cfg = ConfigDict(score_thr=0.0, nms=dict(type='nms', iou_threshold=0.99), max_per_img=100)
+    result = head.predict_by_feat((rois,), (ens,), (torch.zeros(3, 4),), [dict(img_shape=(64, 64))], cfg)[0]
+    kept = expected[:, :-1].flatten().sort(descending=True).values
+    torch.testing.assert_close(result.scores.sort(descending=True).values, kept[:len(result.scores)])
     head.train()
 
 

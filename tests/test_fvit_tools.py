@@ -17,7 +17,7 @@ from mmdistill.datasets.ov_splits import prepare_ov_world
 from mmdistill.datasets.synthetic import generate_world
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-1500it_ov-synthetic.py')
+CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py')
 ENV = dict(os.environ, MMDISTILL_OFFLINE='1')
 
 

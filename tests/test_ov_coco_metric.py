@@ -153,7 +153,9 @@ def test_split_from_metainfo_without_split_file():
 
 def test_registered_in_mmdet(tmp_path):
     from mmdet.registry import METRICS
-    metric = METRICS.build(dict(type='OVSplitCocoMetric', split_file=split_file(tmp_path)))
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet'):  # as in an mmdet config
+        metric = METRICS.build(dict(type='OVSplitCocoMetric', split_file=split_file(tmp_path)))
     assert type(metric) is OVSplitCocoMetric
     with pytest.raises(KeyError, match='proposal'):
         OVSplitCocoMetric(split_file=split_file(tmp_path), metric='proposal')

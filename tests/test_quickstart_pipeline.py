@@ -98,7 +98,7 @@ def test_evaluation_config_runs_through_tools_test(pretrained, world, tmp_path):
 
 def test_main_job_config_names_known_towers_and_splits_default_rows(tmp_path):
     towers, sections = load_main_job()
-    assert [s.name for s in sections] == ['dense_zero_shot', 'detection']
+    assert [s.name for s in sections] == ['dense_zero_shot', 'detection', 'segmentation']
     for section in sections:
         assert {r.tower for r in section.rows} <= set(towers)
         assert osp.isfile(osp.join(REPO, section.config))

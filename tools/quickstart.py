@@ -34,6 +34,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--seeds', type=int, nargs='+', default=[0], help='distillation seeds averaged per row')
     parser.add_argument('--all', action='store_true', help='also compute the rows beyond the default run')
     parser.add_argument('--force', action='store_true', help='recompute every stage, ignoring caches')
+    parser.add_argument('--main-job', default='configs/quickstart/main_job.py',
+                        help='the towers and sections to run (a config like the default one)')
     return parser.parse_args()
 
 
@@ -42,7 +44,8 @@ def main() -> None:
     os.chdir(REPO)
     start = time.time()
     paths = QuickstartPaths(world=args.world, work_dir=args.work_dir)
-    table = run_quickstart(paths, seed=args.seed, include_all=args.all, force=args.force, seeds=args.seeds)
+    table = run_quickstart(paths, seed=args.seed, include_all=args.all, force=args.force, seeds=args.seeds,
+                           main_job=args.main_job)
     print(table)
     print(f'\ntables: {paths.results_md}\npictures: {paths.work_dir}/*.png\nwall time: {time.time() - start:.0f} s')
 

@@ -38,7 +38,7 @@ sections = [
     dict(
         name='detection',
         title='Open-vocabulary detection, F-ViT (box AP50, %, val split; 18 base / 6 novel things)',
-        config='configs/fvit/fvit_tinyclip-p12_fpn_1xb8-1500it_ov-synthetic.py',
+        config='configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py',
         tower_key='model.backbone.tower.checkpoint',
         train=True,
         prepare='ov_world',
@@ -52,4 +52,21 @@ sections = [
                    test_options={'model.roi_head.bbox_head.ensemble.beta': 0.0}),
               dict(tower='r_sc_clipself', label='R-SC-CLIPSelf, no ensemble (beta = 0)', default=False,
                    test_options={'model.roi_head.bbox_head.ensemble.beta': 0.0})]),
+    dict(
+        name='segmentation',
+        title=('Training-free zero-shot segmentation (mIoU / sIoU / uIoU / hIoU, %, val split; '
+               '24 seen / 8 unseen classes; readout of the last block)'),
+        config='configs/maskclip/maskclip_tinyclip-p12_synthetic-192.py',
+        tower_key='model.tower.checkpoint',
+        picture='segmentation',
+        columns=[('mIoU', ['mIoU']), ('sIoU', ['sIoU']), ('uIoU', ['uIoU']), ('hIoU', ['hIoU'])],
+        rows=[dict(tower='tiny_clip', label='tiny CLIP, value (MaskCLIP)'),
+              dict(tower='tiny_clip', label='tiny CLIP, SCLIP', test_options={'model.tower.dense_path': 'sclip'}),
+              dict(tower='tiny_clip', label='tiny CLIP, ClearCLIP',
+                   test_options={'model.tower.dense_path': 'clearclip'}),
+              dict(tower='tiny_clip', label='tiny CLIP, NACLIP', test_options={'model.tower.dense_path': 'naclip'}),
+              dict(tower='clipself', label='CLIPSelf, value'),
+              dict(tower='clipself', label='CLIPSelf, NACLIP', default=False,
+                   test_options={'model.tower.dense_path': 'naclip'}),
+              dict(tower='r_sc_clipself', label='R-SC-CLIPSelf, value', default=False)]),
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import os.path as osp
 import time
@@ -257,8 +258,9 @@ def trained_model(section: Section, tower: str, paths: QuickstartPaths, seed: in
         if osp.isfile(path):
             print(f'{section.name} model on {osp.basename(tower)} (seed {seed}) found (cached)')
             return path
+    # the section tests the model itself: no validation during training
     runner = train_from_config(section.config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
-                               **{section.tower_key: tower})
+                               **{section.tower_key: tower, 'train_cfg.val_interval': 10 ** 9})
     return last_checkpoint(runner)
 
 
@@ -281,7 +283,7 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
     if model is not None:
         cfg.load_from = model
     metrics = Runner.from_cfg(cfg).test()
-    result = dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, outputs=outputs)
+    result = dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)}, outputs=outputs)
     with open(cache, 'w') as f:
         json.dump(result, f, indent=1)
     return result
@@ -339,7 +341,7 @@ def average(results: list[dict]) -> tuple[dict, dict]:
 
 
 def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
-    """The section's picture (per-class accuracy bars, or detections of the last row on a val image)."""
+    """The section's picture: per-class accuracy bars, detections or segments of its last plain row."""
     if section.picture == 'per_class_accuracy':
         from ..visualization.accuracy_plots import plot_per_class_accuracy
         per_class = {row.label: json.load(open(row.outputs['per_class.json'])) for row in section.rows
@@ -347,13 +349,20 @@ def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
         plot_per_class_accuracy(per_class, paths.picture)
         return paths.picture
     if section.picture == 'detections':
-        from ..visualization.detections import draw_detections
+        from ..visualization.predictions import draw_detections
         row = [r for r in section.rows if r.model_checkpoint][-1]
         cfg = load_run_config(section.config, paths.stage_dir('eval'), paths.world,
                               {CONFIG_TINY_CLIP: paths.tiny_clip})
         cfg.merge_from_dict({section.tower_key: row.tower_checkpoint})
         out = osp.join(paths.work_dir, 'detections.png')
         return draw_detections(cfg, row.model_checkpoint, out, title=row.label)
+    if section.picture == 'segmentation':
+        from ..visualization.predictions import draw_segmentation
+        row = [r for r in section.rows if not r.test_options][-1]
+        cfg = load_run_config(section.config, paths.stage_dir('eval'), paths.world,
+                              {CONFIG_TINY_CLIP: paths.tiny_clip})
+        cfg.merge_from_dict({section.tower_key: row.tower_checkpoint})
+        return draw_segmentation(cfg, osp.join(paths.work_dir, 'segmentation.png'), title=row.label)
     return None
 
 

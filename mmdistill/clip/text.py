@@ -98,8 +98,94 @@ VILD_TEMPLATES = (
     'a painting of a {}.',
 )
 
+# The 80 prompt templates of CLIP's zero-shot ImageNet evaluation (Radford et al., 2021),
+# used by MaskCLIP, SCLIP, ClearCLIP and NACLIP for open-vocabulary segmentation.
+IMAGENET_TEMPLATES = (
+    'a bad photo of a {}.',
+    'a photo of many {}.',
+    'a sculpture of a {}.',
+    'a photo of the hard to see {}.',
+    'a low resolution photo of the {}.',
+    'a rendering of a {}.',
+    'graffiti of a {}.',
+    'a bad photo of the {}.',
+    'a cropped photo of the {}.',
+    'a tattoo of a {}.',
+    'the embroidered {}.',
+    'a photo of a hard to see {}.',
+    'a bright photo of a {}.',
+    'a photo of a clean {}.',
+    'a photo of a dirty {}.',
+    'a dark photo of the {}.',
+    'a drawing of a {}.',
+    'a photo of my {}.',
+    'the plastic {}.',
+    'a photo of the cool {}.',
+    'a close-up photo of a {}.',
+    'a black and white photo of the {}.',
+    'a painting of the {}.',
+    'a painting of a {}.',
+    'a pixelated photo of the {}.',
+    'a sculpture of the {}.',
+    'a bright photo of the {}.',
+    'a cropped photo of a {}.',
+    'a plastic {}.',
+    'a photo of the dirty {}.',
+    'a jpeg corrupted photo of a {}.',
+    'a blurry photo of the {}.',
+    'a photo of the {}.',
+    'a good photo of the {}.',
+    'a rendering of the {}.',
+    'a {} in a video game.',
+    'a photo of one {}.',
+    'a doodle of a {}.',
+    'a close-up photo of the {}.',
+    'a photo of a {}.',
+    'the origami {}.',
+    'the {} in a video game.',
+    'a sketch of a {}.',
+    'a doodle of the {}.',
+    'a origami {}.',
+    'a low resolution photo of a {}.',
+    'the toy {}.',
+    'a rendition of the {}.',
+    'a photo of the clean {}.',
+    'a photo of a large {}.',
+    'a rendition of a {}.',
+    'a photo of a nice {}.',
+    'a photo of a weird {}.',
+    'a blurry photo of a {}.',
+    'a cartoon {}.',
+    'art of a {}.',
+    'a sketch of the {}.',
+    'a embroidered {}.',
+    'a pixelated photo of a {}.',
+    'itap of the {}.',
+    'a jpeg corrupted photo of the {}.',
+    'a good photo of a {}.',
+    'a plushie {}.',
+    'a photo of the nice {}.',
+    'a photo of the small {}.',
+    'a photo of the weird {}.',
+    'the cartoon {}.',
+    'art of the {}.',
+    'a drawing of the {}.',
+    'a photo of the large {}.',
+    'a black and white photo of a {}.',
+    'the plushie {}.',
+    'a dark photo of a {}.',
+    'itap of a {}.',
+    'graffiti of the {}.',
+    'a toy {}.',
+    'itap of my {}.',
+    'a photo of a cool {}.',
+    'a photo of a small {}.',
+    'a tattoo of the {}.',
+)
+
 TEMPLATE_SETS: Dict[str, Sequence[str]] = {
     'vild': VILD_TEMPLATES,
+    'imagenet80': IMAGENET_TEMPLATES,
     'photo': ('a photo of a {}.', ),
     'scene': ('A photo of a {} in the scene', ),  # CAT-Seg's prompt
 }
@@ -128,7 +214,7 @@ def _check_templates(templates: Sequence[str]) -> List[str]:
 
 
 def get_templates(templates: TemplatesType) -> List[str]:
-    """A registered set name ('vild', 'photo', 'scene', ...) or a list -> list of templates."""
+    """A registered set name ('vild', 'imagenet80', 'photo', 'scene', ...) or a list -> list of templates."""
     if isinstance(templates, str):
         if templates not in TEMPLATE_SETS:
             raise KeyError(f'unknown template set {templates!r}; known: {sorted(TEMPLATE_SETS)}. '
@@ -301,7 +387,7 @@ def build_text_classifier(model: Union[torch.nn.Module, Callable[[], torch.nn.Mo
             or a no-argument callable returning one, called only on a cache miss.
         tokenizer: open_clip tokenizer (``list[str] -> LongTensor (N, L)``).
         class_names: C class names, cleaned with ``name_cleaner``.
-        templates: 'vild' (63 templates), 'photo', 'scene', another registered name,
+        templates: 'vild' (63 templates), 'imagenet80' (CLIP's 80), 'photo', 'scene', another registered name,
             or a list of templates with ``{}`` (and optionally ``{article}``).
         background: False, True (an extra last row for 'background') or the
             background name to use; encoded with the same templates as a class.
@@ -370,7 +456,7 @@ def _save_cache(path: str, embeddings: torch.Tensor, cache_key: str, prompts: Li
 
 
 __all__ = [
-    'VILD_TEMPLATES', 'TEMPLATE_SETS', 'register_templates', 'get_templates', 'clean_class_name',
+    'VILD_TEMPLATES', 'IMAGENET_TEMPLATES', 'TEMPLATE_SETS', 'register_templates', 'get_templates', 'clean_class_name',
     'clean_coco_stuff_name', 'article', 'apply_this_is', 'build_prompts', 'model_identity', 'state_dict_fingerprint',
     'cache_file_name', 'encode_prompts', 'build_text_classifier'
 ]

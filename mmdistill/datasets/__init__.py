@@ -2,8 +2,10 @@
 from .captions import CocoCaptionDataset
 from .images import CocoImageDataset
 from .proposals import ProposalDumpMetric
+from .seg_benchmarks import ADE20K847Dataset, COCOObjectDataset, PascalContext459Dataset
 from .synthetic_world import SyntheticWorldPanopticDataset
-from .transforms import LoadPanopticSegments, PackImageText, RandomCaption
+from .transforms import LoadPanopticSegments, LoadWideAnnotations, PackImageText, RandomCaption, SeenClassLabels
 
 __all__ = ['CocoCaptionDataset', 'CocoImageDataset', 'ProposalDumpMetric', 'SyntheticWorldPanopticDataset',
-           'LoadPanopticSegments', 'PackImageText', 'RandomCaption']
+           'ADE20K847Dataset', 'COCOObjectDataset', 'PascalContext459Dataset', 'LoadPanopticSegments',
+           'LoadWideAnnotations', 'PackImageText', 'RandomCaption', 'SeenClassLabels']

@@ -65,21 +65,23 @@ def _duplicates(names: Iterable[str]) -> list[str]:
     return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
-def check_split(split: object, source: str) -> dict[str, list[str]]:
-    """Validate a ``{"base", "novel"}`` split; errors name `source` and the offending item."""
+def check_split(split: object, source: str, keys: tuple[str, str] = ('base', 'novel')) -> dict[str, list[str]]:
+    """Validate a two-list split (``{"base", "novel"}``; zero-shot segmentation: ``{"seen", "unseen"}``);
+    errors name `source` and the offending item."""
+    first, second = keys
     if not isinstance(split, dict):
-        raise ValueError(f'{source}: a split must be a JSON object with "base" and "novel" lists')
-    for key in ('base', 'novel'):
+        raise ValueError(f'{source}: a split must be a JSON object with "{first}" and "{second}" lists')
+    for key in keys:
         if not isinstance(split.get(key), list):
             raise ValueError(f'{source}: missing key "{key}" (a list of class names)')
-    for key in ('base', 'novel'):
+    for key in keys:
         duplicates = _duplicates(split[key])
         if duplicates:
             raise ValueError(f'{source}: duplicate {key} class names: {duplicates}')
-    both = sorted(set(split['base']) & set(split['novel']))
+    both = sorted(set(split[first]) & set(split[second]))
     if both:
-        raise ValueError(f'{source}: classes both base and novel: {both}')
-    return {'base': list(split['base']), 'novel': list(split['novel'])}
+        raise ValueError(f'{source}: classes both {first} and {second}: {both}')
+    return {key: list(split[key]) for key in keys}
 
 
 def load_split(path: str) -> dict[str, list[str]]:

@@ -8,8 +8,11 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
+from mmdet.models.layers import multiclass_nms
 from mmdet.models.roi_heads.bbox_heads import ConvFCBBoxHead
 from mmdet.registry import MODELS
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from ..clip.vocabulary import check_class_names, read_class_names, text_embeddings
@@ -112,21 +115,26 @@ class FViTBBoxHead(ConvFCBBoxHead):
 
     def forward(self, x: Tensor, clip_regions: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
         """``(N, C_in, 7, 7)`` RoI features (+ ``(N, D)`` unit CLIP region embeddings at test time)
-        -> class scores ``(N, C + 1)`` and class-agnostic deltas ``(N, 4)``.
-
-        With ``clip_regions`` the scores are the log of the geometric ensemble, whose mass short of 1
-        goes to the background column (which mmdet drops): mmdet's softmax then returns the
-        ensemble's class scores unchanged.
-        """
+        -> class logits ``(N, C + 1)`` (with ``clip_regions``: the ensemble's scores, see
+        :func:`geometric_ensemble`) and class-agnostic deltas ``(N, 4)``."""
         cls_score, bbox_pred = super().forward(x)
         if clip_regions is None:
             return cls_score, bbox_pred
         clip_logits = self.ensemble['temperature'] * clip_regions.to(cls_score.dtype) @ \
             self.fc_cls.embeddings.to(cls_score.dtype).T
         alpha = torch.where(self.is_base, self.ensemble['alpha'], self.ensemble['beta']).to(cls_score.dtype)
-        scores = geometric_ensemble(cls_score, clip_logits, alpha)
-        scores[:, -1] = 1 - scores[:, :-1].sum(-1)
-        return scores.clamp(min=torch.finfo(scores.dtype).tiny).log(), bbox_pred
+        return geometric_ensemble(cls_score, clip_logits, alpha), bbox_pred
+
+    def _predict_by_feat_single(self, roi: Tensor, cls_score: Tensor, bbox_pred: Tensor, img_meta: dict,
+                                rescale: bool = False, rcnn_test_cfg: Optional[ConfigDict] = None) -> InstanceData:
+        """mmdet's, except that with the ensemble ``cls_score`` holds the final scores: no softmax (the
+        ensemble's rows do not sum to 1, and renormalising them would change the ranking across boxes)."""
+        if not self.ensemble or rcnn_test_cfg is None or roi.shape[0] == 0:
+            return super()._predict_by_feat_single(roi, cls_score, bbox_pred, img_meta, rescale, rcnn_test_cfg)
+        boxes = super()._predict_by_feat_single(roi, cls_score, bbox_pred, img_meta, rescale, None).bboxes
+        dets, labels = multiclass_nms(boxes, cls_score, rcnn_test_cfg.score_thr, rcnn_test_cfg.nms,
+                                      rcnn_test_cfg.max_per_img)
+        return InstanceData(bboxes=dets[:, :-1], scores=dets[:, -1], labels=labels)
 
     def loss(self, cls_score: Tensor, *args, **kwargs) -> dict:
         """mmdet's loss on logits where classes absent from training are -inf (weight 0 in the CE)."""

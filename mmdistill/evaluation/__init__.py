@@ -1,4 +1,5 @@
 from .dense_zero_shot import DenseZeroShotAccuracy
 from .ov_coco import OVSplitCocoMetric
+from .zero_shot_seg import ZeroShotIoUMetric
 
-__all__ = ['DenseZeroShotAccuracy', 'OVSplitCocoMetric']
+__all__ = ['DenseZeroShotAccuracy', 'OVSplitCocoMetric', 'ZeroShotIoUMetric']

@@ -1,6 +1,15 @@
-"""Segmentation in mmseg 1.x: the only package of mmdistill that imports mmseg model code."""
+"""Segmentation in mmseg 1.x: the only package of mmdistill that imports mmseg model code.
+
+Everything here is registered in mmseg's registries, so mmseg configs (default scope ``mmseg``)
+name the types directly.
+"""
 from mmseg.registry import MODELS as MMSEG_MODELS
 
 from ..clip.tower import CLIPTower
+from .inferencer import OVSegInferencer, add_legend, vocabulary_palette
+from .zero_shot import ZeroShotSegmentor, parse_vocabulary, window_boxes
 
 MMSEG_MODELS.register_module(name='CLIPTower', module=CLIPTower, force=True)
+
+__all__ = ['ZeroShotSegmentor', 'parse_vocabulary', 'window_boxes', 'OVSegInferencer', 'add_legend',
+           'vocabulary_palette']

@@ -43,9 +43,9 @@ model = dict(
             num_cls_fcs=1,
             num_reg_fcs=1,
             norm_cfg=norm_cfg,
+            # children add classes=... (a list, a file or dict(dataset=TYPE)) and base_classes=... (a split JSON
+            # with a "base" list, or a list: the other classes get logit -inf and weight 0 in training)
             vocabulary=dict(
-                classes=None,  # set by the dataset config
-                base_classes=None,  # a split JSON with a "base" list: the others get -inf and weight 0
                 text=dict(arch='EVA02-B-16', checkpoint='checkpoints/EVA02_CLIP_B_psz16_s8B.pt', templates='vild')),
             background_weight=0.6,
             temperature=50.0,

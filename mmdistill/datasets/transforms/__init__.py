@@ -1,5 +1,8 @@
 from .formatting import PackImageText, RandomCaption
+from .inductive import SeenClassLabels
 from .loading import LoadImageFromFileCached
 from .panoptic import LoadPanopticSegments
+from .seg_loading import LoadWideAnnotations
 
-__all__ = ['LoadImageFromFileCached', 'LoadPanopticSegments', 'PackImageText', 'RandomCaption']
+__all__ = ['LoadImageFromFileCached', 'LoadPanopticSegments', 'LoadWideAnnotations', 'PackImageText', 'RandomCaption',
+           'SeenClassLabels']
