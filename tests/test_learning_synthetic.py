@@ -20,7 +20,8 @@ from mmdistill.apis.quickstart import (
 from mmdistill.clip.builder import read_checkpoint
 
 pytestmark = pytest.mark.slow
-MARGIN_NOVEL_AP50 = 0.05  # set from measurements: see docs/benchmarks.md
+# measured 12.1 points (4.2 -> 16.3 novel AP50, 2 seeds, spread about 1; docs/benchmarks.md): half of it
+MARGIN_NOVEL_AP50 = 0.06
 FROZEN_KEYS = ('visual.conv1.weight', 'visual.class_embedding', 'visual.positional_embedding', 'visual.proj',
                'visual.ln_post.weight', 'visual.ln_pre.weight')
 

@@ -184,3 +184,11 @@ def test_names_file_datasets_and_wide_label_maps(tmp_path):
     (tmp_path / 'x.png').write_bytes(buffer.getvalue())
     out = loader(dict(seg_map_path=str(tmp_path / 'x.png'), seg_fields=[], reduce_zero_label=False))
     np.testing.assert_array_equal(out['gt_seg_map'], wide)
+
+
+@pytest.fixture(autouse=True)
+def mmseg_default_scope():
+    """The dataset and transform types of these tests are mmseg's, as in an mmseg config."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        yield
