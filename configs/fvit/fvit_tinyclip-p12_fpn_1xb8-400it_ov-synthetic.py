@@ -46,5 +46,5 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
+    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=1))  # an interrupted run resumes
 log_processor = dict(by_epoch=False)
