@@ -63,7 +63,7 @@ class FViTBBoxHead(ConvFCBBoxHead):
       the others by ``beta``; regression is class-agnostic.
 
     Args:
-        vocabulary: ``dict(classes=<list, comma string or file>, text=dict(arch, checkpoint,
+        vocabulary: ``dict(classes=<list, comma string, file or dict(dataset=TYPE)>, text=dict(arch, checkpoint,
             templates='vild', ...), base_classes=<list or split JSON file with a "base" list>)``.
             ``base_classes=None`` trains every class. ``text`` goes to
             :func:`~mmdistill.clip.vocabulary.text_embeddings` (cached on disk).

@@ -1,1 +1,1 @@
-"""Plots: per-class accuracy bars."""
+"""Plots and pictures: per-class accuracy bars, detections and segments on test images."""
