@@ -341,29 +341,26 @@ def average(results: list[dict]) -> tuple[dict, dict]:
 
 
 def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
-    """The section's picture: per-class accuracy bars, detections or segments of its last plain row."""
+    """The section's picture: per-class accuracy bars, or detections / segments of its last plain row."""
+    if section.picture is None:
+        return None
     if section.picture == 'per_class_accuracy':
         from ..visualization.accuracy_plots import plot_per_class_accuracy
         per_class = {row.label: json.load(open(row.outputs['per_class.json'])) for row in section.rows
                      if 'per_class.json' in row.outputs}
         plot_per_class_accuracy(per_class, paths.picture)
         return paths.picture
+    from ..visualization.predictions import draw_detections, draw_segmentation
+    if section.picture not in ('detections', 'segmentation'):
+        raise ValueError(f'section {section.name!r}: unknown picture {section.picture!r}; '
+                         "choose 'per_class_accuracy', 'detections' or 'segmentation'")
+    row = [r for r in section.rows if not r.test_options][-1]
+    cfg = load_run_config(section.config, paths.stage_dir('eval'), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
+    cfg.merge_from_dict({section.tower_key: row.tower_checkpoint})
+    out = osp.join(paths.work_dir, f'{section.picture}.png')
     if section.picture == 'detections':
-        from ..visualization.predictions import draw_detections
-        row = [r for r in section.rows if r.model_checkpoint][-1]
-        cfg = load_run_config(section.config, paths.stage_dir('eval'), paths.world,
-                              {CONFIG_TINY_CLIP: paths.tiny_clip})
-        cfg.merge_from_dict({section.tower_key: row.tower_checkpoint})
-        out = osp.join(paths.work_dir, 'detections.png')
         return draw_detections(cfg, row.model_checkpoint, out, title=row.label)
-    if section.picture == 'segmentation':
-        from ..visualization.predictions import draw_segmentation
-        row = [r for r in section.rows if not r.test_options][-1]
-        cfg = load_run_config(section.config, paths.stage_dir('eval'), paths.world,
-                              {CONFIG_TINY_CLIP: paths.tiny_clip})
-        cfg.merge_from_dict({section.tower_key: row.tower_checkpoint})
-        return draw_segmentation(cfg, osp.join(paths.work_dir, 'segmentation.png'), title=row.label)
-    return None
+    return draw_segmentation(cfg, out, title=row.label)
 
 
 def run_quickstart(paths: QuickstartPaths, seed: int = 0, include_all: bool = False, force: bool = False,
