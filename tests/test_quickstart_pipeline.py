@@ -160,3 +160,10 @@ def test_patch_dropout_thins_training_images_only():
     assert train_emb.shape == full.shape == (3, 32)
     with pytest.raises(ValueError, match='has no patch dropout'):
         CLIPPretrainer('mmdistill-tiny-EVA-P8', patch_dropout=0.5)
+
+
+def test_unknown_picture_is_an_error_naming_it(tmp_path):
+    from mmdistill.apis.quickstart import QuickstartPaths, Section, draw_picture
+    section = Section(name='s', title='t', config='c.py', tower_key='k', columns=[], rows=[], picture='bogus')
+    with pytest.raises(ValueError, match="unknown picture 'bogus'"):
+        draw_picture(section, QuickstartPaths(work_dir=str(tmp_path)))
