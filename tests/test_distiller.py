@@ -1,4 +1,4 @@
-"""The distiller: signals computed once, frozen parts frozen, views' geometry, EMA teacher."""
+"""The distiller: signals computed once, frozen parts frozen, views' geometry, EMA teacher, legacy keys."""
 import math
 
 import pytest
@@ -9,7 +9,7 @@ from mmengine.structures import BaseDataElement
 import mmdistill  # noqa: F401
 from mmdistill.clip.pooling import crop_and_resize
 from mmdistill.distill import Distiller, GridPatches, ProposalBoxes, RandomCrops
-from mmdistill.distill.distiller import resize_longest_side
+from mmdistill.distill.views import resize_longest_side
 from mmdistill.registry import MODELS
 
 VIT = 'mmdistill-tiny-ViT-P8'
@@ -63,7 +63,7 @@ def test_a_train_step_moves_blocks_only():
     images, samples = batch()
     model.train_step(dict(inputs=images, data_samples=samples), optim)
     after = model.state_dict()
-    changed = {k for k in before if not torch.equal(before[k], after[k])} - {'view_rng_state'}
+    changed = {k for k in before if not torch.equal(before[k], after[k])} - {'view_step'}
     assert changed and all(k.startswith('student.visual.transformer.') for k in changed)
     assert not any(k.startswith('teachers.') for k in changed)
     assert all(not p.requires_grad for p in model.teachers.parameters())
@@ -77,16 +77,17 @@ def test_ema_teacher_follows_the_student():
     ema_w = model.teachers['ema'].tower.visual.transformer.resblocks[0].mlp.c_fc.weight
     optim = OptimWrapper(torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=10.0))
     images, samples = batch()
-    model.train_step(dict(inputs=images, data_samples=samples), optim)  # mmengine's EMA copies at step 1
-    torch.testing.assert_close(ema_w, student_w.detach())
     start = ema_w.detach().clone()
-    model.train_step(dict(inputs=images, data_samples=samples), optim)
-    assert not torch.equal(student_w.detach(), start)
-    torch.testing.assert_close(ema_w, 0.5 * start + 0.5 * student_w.detach())
+    torch.testing.assert_close(start, student_w.detach())  # the average starts as the student
+    for _ in range(2):  # every update averages, the first one too
+        teacher_before = ema_w.detach().clone()
+        model.train_step(dict(inputs=images, data_samples=samples), optim)
+        assert not torch.equal(student_w.detach(), teacher_before)
+        torch.testing.assert_close(ema_w, 0.5 * teacher_before + 0.5 * student_w.detach())
 
 
 def test_unknown_signal_fails_at_build_time():
-    with pytest.raises(KeyError, match="names no student, teacher or text"):
+    with pytest.raises(KeyError, match="names no student, teacher or view"):
         tiny_distiller(terms=[dict(name='x', type='RegionToCLSLoss', student='student.regions',
                                    teacher='refined.crop_cls')])
     with pytest.raises(KeyError, match="needs signal keys for \\['teacher'\\]"):
@@ -165,7 +166,7 @@ def test_refiner_stage_learns_and_keeps_the_tower_frozen():
     images, samples = batch(n=2)
     losses = []
     for _ in range(30):
-        model.generator.manual_seed(0)  # the same crops each step: a fixed problem to fit
+        model.view_step.zero_()  # the same crops each step: a fixed problem to fit
         losses.append(float(model.train_step(dict(inputs=images, data_samples=samples), optim)['loss_refine'].detach()))
     assert losses[-1] < losses[0] - 0.3, losses
     for k, v in model.student.tower.state_dict().items():
@@ -195,7 +196,21 @@ def test_view_sampler_state_survives_a_checkpoint():
     images, samples = batch()
     model.loss(images, samples)
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    expected = model.views([(32, 32)], model.generator).boxes[0]  # what the run would draw next
+    expected = model.step_context(images, samples)[0]['student.image.regions']  # what the run draws next
     resumed = tiny_distiller()
     resumed.load_state_dict(state)
-    torch.testing.assert_close(resumed.views([(32, 32)], resumed.generator).boxes[0], expected)
+    torch.testing.assert_close(resumed.step_context(images, samples)[0]['student.image.regions'], expected)
+    fresh = tiny_distiller()
+    assert fresh.step_context(images, samples)[0]['view.image.source'].tolist() == [0, 1]
+    assert int(fresh.view_step) == 1 and int(resumed.view_step) == 2
+
+
+def test_legacy_keys_are_the_three_part_keys():
+    old = tiny_distiller(terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.region_tokens',
+                                     teacher='frozen.crop_tokens')])
+    new = tiny_distiller(terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.image.region_tokens',
+                                     teacher='frozen.stretched.grid_tokens')])
+    assert old.bindings == new.bindings == {'scd': {'student': 'student.image.region_tokens',
+                                                    'teacher': 'frozen.stretched.grid_tokens'}}
+    images, samples = batch()
+    torch.testing.assert_close(old.loss(images, samples)['loss_scd'], new.loss(images, samples)['loss_scd'])

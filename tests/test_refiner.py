@@ -127,10 +127,10 @@ def test_shared_tower_forward_and_signals():
     torch.testing.assert_close(refiner(shared, boxes).tokens, refiner(images, boxes).tokens)
     with pytest.raises(KeyError, match='required_layers'):
         refiner(tower(images, dense=False), boxes)
-    signals = refiner.signals('refined', images, boxes, token_size=2)
-    assert signals['refined.region_tokens']().shape == (3, 4, tower.embed_dim)
-    assert signals['refined.dense']().shape == (3, tower.embed_dim, 4, 5)
-    assert signals['refined.image_tokens']().shape == (3, 20, tower.embed_dim)
+    signals = refiner.signals('refined.image', lambda size: images, boxes, token_size=2)
+    assert signals['refined.image.region_tokens']().shape == (3, 4, tower.embed_dim)
+    assert signals['refined.image.dense']().shape == (3, tower.embed_dim, 4, 5)
+    assert signals['refined.image.tokens']().shape == (3, 20, tower.embed_dim)
 
 
 def test_random_exogenous_end_to_end_and_registry():

@@ -1,11 +1,13 @@
-"""Distillation: terms (losses), teachers, views and the models that combine them."""
+"""Distillation: terms (losses), teachers, views, heads and the models that combine them."""
 from .distiller import Distiller, StepContext
+from .heads import DINOHead
 from .pretrainer import CLIPPretrainer
 from .refiner import Refiner, RefinerOutput
 from .teachers import EMATeacher, FrozenTeacher, RefinerTeacher
 from .terms import *  # noqa: F401,F403
-from .views import GridPatches, ProposalBoxes, RandomCrops, Views
+from .text_tower import CLIPTextTower, export_student_clip
+from .views import GridPatches, Mosaic, MultiCrop, ProposalBoxes, RandomCrops, View, Views, ViewSet
 
-__all__ = ['Distiller', 'StepContext', 'CLIPPretrainer', 'EMATeacher', 'FrozenTeacher', 'RefinerTeacher', 'Refiner',
-           'RefinerOutput',
-           'GridPatches', 'ProposalBoxes', 'RandomCrops', 'Views']
+__all__ = ['Distiller', 'StepContext', 'CLIPPretrainer', 'DINOHead', 'EMATeacher', 'FrozenTeacher', 'RefinerTeacher',
+           'Refiner', 'RefinerOutput', 'CLIPTextTower', 'export_student_clip', 'GridPatches', 'Mosaic', 'MultiCrop',
+           'ProposalBoxes', 'RandomCrops', 'View', 'Views', 'ViewSet']

@@ -1,35 +1,46 @@
-"""The distiller: a student tower, named teachers, a view sampler and weighted terms.
+"""The distiller: a student, named teachers, a view sampler and weighted terms.
 
-Every method of the papers (CLIPSelf, RegionText, SC-CLIPSelf, R-SC-CLIPSelf,
-R-SC-V, the Refiner stage, ATAS, SILC) is a config of this one model. A term
-names the tensors it compares by *signal keys* such as ``'student.regions'`` or
-``'frozen.crop_cls'``; the :class:`StepContext` computes each signal on first
-use and shares it, so every teacher forward runs once per step, whatever the
-number of terms that read it.
+Every method of the papers (CLIPSelf, RegionText, SC-CLIPSelf, R-SC-CLIPSelf, R-SC-V, the
+Refiner stage, ATAS, SILC) is a config of this one model. A term names the tensors it compares
+by *signal keys* ``model.view.readout``:
 
-Signal keys (``T`` is a teacher name):
+* ``model``: ``student``, a teacher's name, or ``view`` (the geometry of a view);
+* ``view``: a view of the sampler (``image``, ``crops``, ``stretched``, ``mosaic``, ``tiles``,
+  ``full``, ``global``, ``local``; ``captions`` for the student's text tower);
+* ``readout``:
 
-==========================  =====================================================  ===============
-key                         what                                                   shape
-==========================  =====================================================  ===============
-``student.cls``             student image embedding of the student image           (B, D)
-``student.dense``           student dense map (normalised)                         (B, D, h, w)
-``student.regions``         RoIAlign 1x1 of the student map over the boxes         (K, D)
-``student.region_tokens``   RoIAlign L x L of the student map over the boxes       (K, L*L, D)
-``student.image_tokens``    all cells of the student map                           (B, h*w, D)
-``T.crop_cls``              T's image embedding of each crop (letterboxed) alone   (K, D)
-``T.crop_tokens``           T's dense map of each crop (stretched), L x L          (K, L*L, D)
-``T.cls`` / ``T.dense``     T on the student image (as the student keys)           (B, D) / ...
-``T.regions`` ...           T's map pooled like the student keys                   ...
-``text``                    concept / class text embeddings                        (C, D)
-==========================  =====================================================  ===============
+===================  ==================================================================  =================
+readout              what                                                                shape
+===================  ==================================================================  =================
+``cls``              image embedding of each view image                                  ``(N, D)``
+``dense``            dense CLIP-space map (value-path last block), unit-norm cells       ``(N, D, h, w)``
+``tokens``           all cells of the dense map                                          ``(N, h*w, D)``
+``grid_tokens``      the dense map average-pooled to ``L x L`` (if its grid differs)     ``(N, L*L, D)``
+``regions``          RoIAlign 1x1 of the dense map over the view's regions, normalised   ``(K, D)``
+``region_tokens``    RoIAlign ``L x L`` over the regions (not re-normalised)             ``(K, L*L, D)``
+``<head>``           a head of ``heads`` on ``cls`` (student and EMA teachers)           ``(N, K_head)``
+``text``             student's text tower on the batch's captions (view ``captions``)    ``(B, D)``
+``source``           ``view.<v>.source``: source image of each view image                ``(N,)``
+===================  ==================================================================  =================
 
-Refiner teachers answer ``T.region_tokens`` / ``T.image_tokens`` / ``T.dense``
-with the Refiner's refined tokens instead of the plain tower's.
+plus ``text``, the concept vocabulary's text embeddings ``(C, D)``. Examples:
+``student.image.regions`` (CLIPSelf's student), ``frozen.crops.cls`` (its teacher),
+``student.mosaic.regions`` <- ``frozen.tiles.cls`` (ATAS global-to-local),
+``student.local.head`` <- ``ema.global.head`` (SILC). The two-part keys of earlier configs
+(``student.regions``, ``frozen.crop_cls``, ...) are read as their three-part equivalents
+(:data:`LEGACY_KEYS`).
+
+Every key a term names is checked when the model is built (an unknown model, view or readout
+fails naming what is available). In a step, each (model, view) forward runs once, with class
+embedding and dense map switched on only where some key needs them, and is shared by every
+term; views without a size of their own are rendered at each model's native size. A Refiner
+teacher (or student) answers ``dense`` / ``tokens`` / ``region_tokens`` on views with regions
+with its refined tokens.
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+import fnmatch
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,12 +48,20 @@ from mmengine.dist import get_dist_info
 from mmengine.model import BaseModel
 from torch import nn
 
-from ..clip.pooling import crop_and_resize, roi_embeddings
-from ..clip.tower import CLIPTower, TowerOutput
+from ..clip.pooling import roi_embeddings
+from ..clip.tower import CLIPTower
 from ..registry import MODELS
 from .teachers import EMATeacher, FrozenTeacher, Teacher
+from .views import View, ViewSampler, ViewSet, view_generator
 
-DENSE_KEYS = {'dense', 'regions', 'region_tokens', 'image_tokens'}
+DENSE_READOUTS = ('dense', 'tokens', 'grid_tokens', 'regions', 'region_tokens')
+TOWER_READOUTS = ('cls',) + DENSE_READOUTS
+REFINED_READOUTS = ('dense', 'tokens', 'region_tokens')  # a Refiner's readouts on views with regions
+REGION_READOUTS = ('regions', 'region_tokens')
+# two-part keys of the first distiller -> readouts on the sampler's views
+LEGACY_KEYS = {'cls': 'image.cls', 'dense': 'image.dense', 'regions': 'image.regions',
+               'region_tokens': 'image.region_tokens', 'image_tokens': 'image.tokens', 'crop_cls': 'crops.cls',
+               'crop_tokens': 'stretched.grid_tokens'}
 
 
 def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
@@ -55,7 +74,7 @@ def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
 class StepContext:
     """Named values of one step, each computed on first use by its producer and then reused.
 
-    Intermediate results shared by several signals (a tower's output, the cut crops) are
+    Intermediate results shared by several signals (a tower's output on a view) are
     entries too, under keys starting with ``_``: this is the only cache of a step.
     """
 
@@ -75,62 +94,66 @@ class StepContext:
         return self._values[key]
 
 
-def restore_view_rng(module: Distiller, incompatible_keys) -> None:
-    """After ``load_state_dict``: continue the view sampler from the saved state."""
-    module.generator.set_state(module.view_rng_state.cpu())
-
-
-def resize_longest_side(images: torch.Tensor, sizes: Sequence[tuple[int, int]], target: int
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resize each image's valid ``(h, w)`` region so its longest side is ``target``; pad bottom-right.
-
-    Args:
-        images: ``(B, 3, H, W)`` normalised (padding is 0 = the mean colour).
-    Returns:
-        ``(B, 3, target, target)`` images and ``(B,)`` scale factors.
-    """
-    scales = torch.tensor([target / max(h, w) for h, w in sizes], device=images.device)
-    if len(set(sizes)) == 1:  # a uniform batch: one call
-        h, w = sizes[0]
-        out = F.interpolate(images[:, :, :h, :w], size=(round(h * scales[0].item()), round(w * scales[0].item())),
-                            mode='bilinear', align_corners=False, antialias=True)
-        return F.pad(out, (0, target - out.shape[-1], 0, target - out.shape[-2])), scales
-    out = images.new_zeros(len(images), images.shape[1], target, target)
-    for i, (h, w) in enumerate(sizes):
-        new = (round(h * scales[i].item()), round(w * scales[i].item()))
-        out[i, :, :new[0], :new[1]] = F.interpolate(images[i:i + 1, :, :h, :w], size=new, mode='bilinear',
-                                                     align_corners=False, antialias=True)[0]
-    return out, scales
+def resolve_towers(cfg, towers: nn.ModuleDict):
+    """Replace every ``tower='name'`` in a (nested) config by the shared tower of that name."""
+    if isinstance(cfg, dict):
+        out = {}
+        for k, v in cfg.items():
+            if k == 'tower' and isinstance(v, str):
+                if v not in towers:
+                    raise KeyError(f'tower {v!r} is not one of the shared towers {sorted(towers)}')
+                out[k] = towers[v]
+            else:
+                out[k] = resolve_towers(v, towers)
+        return out
+    return cfg
 
 
 @MODELS.register_module()
 class Distiller(BaseModel):
-    """Student tower + teachers + views + weighted terms.
+    """Student tower (+ heads, + text tower) + teachers + views + weighted terms.
 
     Args:
-        student: ``CLIPTower`` config (what trains is set by its ``trainable``), or a
-            ``Refiner`` config to train a Refiner (its ``student.*`` signals are refined tokens).
-        teachers: name -> teacher config. ``FrozenTeacher`` without ``tower``
-            and ``EMATeacher`` copy the student.
-        views: view sampler config (``GridPatches``, ``ProposalBoxes``, ``RandomCrops``).
-        terms: list of term configs, each with ``name``, ``type``, ``loss_weight``
-            and one signal key per entry of the term's ``inputs`` (e.g.
-            ``student='student.regions', teacher='frozen.crop_cls'``).
-        student_size: longest side of the student image (CLIPSelf: 1024 for
-            ViT-B/16); the teacher encodes crops at its native size.
-        token_size: L of the L x L region tokens.
-        text: optional ``dict(arch=..., checkpoint=..., class_names=..., templates=...)``
-            for the ``text`` signal (RegionText's concept vocabulary).
-        seed: seed of the view sampler's generator.
+        student: ``CLIPTower`` config (what trains is set by its ``trainable``, or by ``trainable``
+            below), or a ``Refiner`` config to train a Refiner (its readouts are refined tokens).
+        teachers: name -> teacher config. ``FrozenTeacher`` without ``tower`` and ``EMATeacher``
+            copy the student (the EMA teacher also its heads); ``tower='name'`` anywhere in a
+            teacher config (e.g. a Refiner's tower) is the shared tower of that name.
+        views: view sampler config, or a list of them (merged by ``ViewSet``).
+        terms: term configs, each with ``name``, ``type``, ``loss_weight`` and one signal key
+            per entry of the term's ``inputs`` (e.g. ``student='student.image.regions',
+            teacher='frozen.crops.cls'``).
+        towers: name -> ``CLIPTower`` config of towers shared by several teachers (one copy in
+            memory; in checkpoints its tensors are stored once).
+        heads: name -> head config (e.g. ``DINOHead``), owned by the student, read on ``cls``;
+            an ``EMATeacher`` averages them with the tower. ``in_dim`` defaults to the tower's.
+        text_tower: ``CLIPTextTower`` config: the student's text tower (``student.captions.text``).
+        trainable: name patterns (``fnmatch``, on the distiller's parameter names such as
+            ``student.visual.transformer.resblocks.*.attn.in_proj_weight``); when given, exactly
+            the matching parameters outside the teachers train.
+        student_size: side of the student image of box samplers (CLIPSelf: 1024 for ViT-B/16).
+        token_size: ``L`` of the ``L x L`` region / grid tokens.
+        text: optional ``dict(arch=..., checkpoint=..., class_names=..., templates=...)`` for the
+            ``text`` signal (RegionText's concept vocabulary).
+        seed: seed of the view sampler; each step's generator is derived from
+            ``(seed, rank, step)`` (:func:`~.views.view_generator`).
     """
 
-    def __init__(self, student: dict, teachers: dict, views: dict, terms: Sequence[dict],
-                 student_size: int = 1024, token_size: int = 7, text: Optional[dict] = None, seed: int = 0,
-                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
+    def __init__(self, student: dict, teachers: dict, views: Union[dict, Sequence[dict]], terms: Sequence[dict],
+                 towers: Optional[dict] = None, heads: Optional[dict] = None, text_tower: Optional[dict] = None,
+                 trainable: Optional[Sequence[str]] = None, student_size: int = 1024, token_size: int = 7,
+                 text: Optional[dict] = None, seed: int = 0, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.student: CLIPTower = MODELS.build(student)
-        self.teachers = nn.ModuleDict({name: self._build_teacher(cfg) for name, cfg in teachers.items()})
-        self.views = MODELS.build(views)
+        self.towers = nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in (towers or {}).items()})
+        self.student = MODELS.build(resolve_towers(dict(student), self.towers))
+        width = self.student_tower.embed_dim
+        self.heads = nn.ModuleDict({name: MODELS.build(dict(dict(in_dim=width), **cfg))
+                                    for name, cfg in (heads or {}).items()})
+        self.text_tower = MODELS.build(text_tower) if text_tower is not None else None
+        self.teachers = nn.ModuleDict({name: self._build_teacher(resolve_towers(dict(cfg), self.towers))
+                                       for name, cfg in teachers.items()})
+        self.views: ViewSampler = ViewSet(list(views)) if isinstance(views, (list, tuple)) else MODELS.build(views)
         self.terms = nn.ModuleDict()
         self.bindings: dict[str, dict[str, str]] = {}
         for cfg in terms:
@@ -139,7 +162,7 @@ class Distiller(BaseModel):
             term_cls = MODELS.get(cfg['type'])
             if term_cls is None:
                 raise KeyError(f'term {name!r}: unknown type {cfg["type"]!r}')
-            self.bindings[name] = {arg: cfg.pop(arg) for arg in term_cls.inputs if arg in cfg}
+            self.bindings[name] = {arg: self._canonical(cfg.pop(arg)) for arg in term_cls.inputs if arg in cfg}
             missing = [arg for arg in term_cls.inputs if arg not in self.bindings[name]]
             if missing:
                 raise KeyError(f'term {name!r} ({cfg["type"]}) needs signal keys for {missing}')
@@ -153,11 +176,11 @@ class Distiller(BaseModel):
             self.register_buffer('text', text_embeddings(class_names=names, **text), persistent=False)
         else:
             self.text = None
-        rank, _ = get_dist_info()
-        self.generator = torch.Generator().manual_seed(seed + rank)  # each rank samples its own views
-        # the sampler's state travels with checkpoints, so a resumed run draws the views it would have drawn
-        self.register_buffer('view_rng_state', self.generator.get_state())
-        self.register_load_state_dict_post_hook(restore_view_rng)
+        self.seed = seed
+        # steps taken: with the seed and the rank it fixes each step's views, also after a resume
+        self.register_buffer('view_step', torch.zeros((), dtype=torch.long))
+        if trainable is not None:
+            self.set_trainable(trainable)
         self._check_signals()
 
     @property
@@ -165,97 +188,140 @@ class Distiller(BaseModel):
         """The student's CLIP tower (the Refiner's frozen tower when a Refiner is trained)."""
         return self.student if isinstance(self.student, CLIPTower) else self.student.tower
 
+    def _student_modules(self) -> nn.ModuleDict:
+        """What an EMA teacher averages: the student tower and its heads."""
+        return nn.ModuleDict(dict(tower=self.student_tower, heads=self.heads))
+
     def _build_teacher(self, cfg: dict) -> Teacher:
-        cfg = dict(cfg)
-        if cfg['type'] in ('EMATeacher', EMATeacher) or (cfg['type'] in ('FrozenTeacher', FrozenTeacher)
-                                                          and cfg.get('tower') is None):
+        if cfg['type'] in ('EMATeacher', EMATeacher):
+            cfg['student'] = self._student_modules()
+        elif cfg['type'] in ('FrozenTeacher', FrozenTeacher) and cfg.get('tower') is None:
             cfg['student'] = self.student_tower
         return MODELS.build(cfg)
 
+    def set_trainable(self, patterns: Sequence[str]) -> None:
+        """Exactly the parameters (outside the teachers) whose names match a pattern train."""
+        names = [n for n, _ in self.named_parameters() if not n.startswith('teachers.')]
+        unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+        if unmatched:
+            raise KeyError(f'trainable patterns {unmatched} match no parameter; e.g. {names[:5]}')
+        for n, p in self.named_parameters():
+            if not n.startswith('teachers.'):
+                p.requires_grad_(any(fnmatch.fnmatchcase(n, pat) for pat in patterns))
+
+    # ------------------------------------------------------------------ keys
+    @staticmethod
+    def _canonical(key: str) -> str:
+        """A two-part key of the first distiller (``student.regions``) as ``model.view.readout``."""
+        parts = key.split('.')
+        if len(parts) == 2 and parts[1] in LEGACY_KEYS:
+            return f'{parts[0]}.{LEGACY_KEYS[parts[1]]}'
+        return key
+
+    def _readouts(self, model: str, view: str) -> tuple[str, ...]:
+        """Readouts ``model`` offers on ``view``."""
+        sampler = self.views
+        if model == 'view':
+            return ('source',) if view in sampler.source_views else ()
+        if view == 'captions':
+            return ('text',) if model == 'student' and self.text_tower is not None else ()
+        if view not in sampler.view_names:
+            return ()
+        if model == 'student' and not isinstance(self.student, CLIPTower):  # a Refiner trains
+            return REFINED_READOUTS if view in sampler.region_views else ()
+        names = [r for r in TOWER_READOUTS if r not in REGION_READOUTS or view in sampler.region_views]
+        heads = self.heads if model == 'student' else self.teachers[model].heads
+        return tuple(names) + tuple(heads)
+
     def _check_signals(self) -> None:
-        """Fail at build time (not at the first step) on a signal no producer answers."""
-        known_roots = {'student', 'text', *self.teachers}
+        """Fail at build time (not at the first step) on a key no producer answers, naming the available ones."""
+        models = ['student', *self.teachers, 'view']
+        views = list(self.views.view_names) + ['captions']
         for term, binding in self.bindings.items():
             for arg, key in binding.items():
-                if key.split('.')[0] not in known_roots:
-                    raise KeyError(f'term {term!r}: {arg}={key!r} names no student, teacher or text; '
-                                   f'teachers: {sorted(self.teachers)}')
+                if key == 'text':
+                    if self.text is None:
+                        raise KeyError(f'term {term!r}: {arg}={key!r} needs the distiller\'s text=dict(...)')
+                    continue
+                parts = key.split('.')
+                where = f'term {term!r}: {arg}={key!r}'
+                if len(parts) != 3:
+                    raise KeyError(f'{where} is not model.view.readout; models: {models}, views: {views}')
+                model, view, readout = parts
+                if model not in models:
+                    raise KeyError(f'{where} names no student, teacher or view; models: {models}')
+                if view not in views:
+                    raise KeyError(f'{where}: unknown view {view!r}; views of the sampler: {views}')
+                available = self._readouts(model, view)
+                if readout not in available:
+                    raise KeyError(f'{where}: {model!r} has no readout {readout!r} on view {view!r}; '
+                                   f'available: {list(available)}')
+
+    def _needs(self, model: str, view: str) -> set[str]:
+        prefix = f'{model}.{view}.'
+        return {key[len(prefix):] for b in self.bindings.values() for key in b.values() if key.startswith(prefix)}
 
     # ------------------------------------------------------------------ signals
-    def _needs(self, root: str) -> set[str]:
-        return {key.split('.', 1)[1] for b in self.bindings.values() for key in b.values()
-                if key.startswith(root + '.')}
+    def _tower_signals(self, ctx: StepContext, model: str, name: str, view: View, tower: CLIPTower,
+                       heads: nn.ModuleDict, frozen: bool) -> None:
+        """Lazy producers of ``model.name.*`` from one forward of ``tower`` on the view's images
+        (rendered at the tower's native size if the view has no size of its own)."""
+        needs = self._needs(model, name)
+        want_cls = bool(needs & {'cls', *heads})
+        want_dense = bool(needs & set(DENSE_READOUTS))
+        out = f'_{model}.{name}.out'
 
-    def _tower_signals(self, ctx: StepContext, prefix: str, run: Callable[[], TowerOutput],
-                       boxes: list[torch.Tensor], size: tuple[int, int], stride: int) -> None:
-        """Producers of the keys computed from one tower output (``ctx['_{prefix}.out']``) on the student image."""
-        out = f'_{prefix}.out'
-        ctx.update({
-            out: run,
-            f'{prefix}.cls': lambda: ctx[out].cls,
-            f'{prefix}.dense': lambda: ctx[out].dense,
-            f'{prefix}.regions': lambda: F.normalize(
-                roi_embeddings(ctx[out].dense, boxes, stride, size, validate=False), dim=-1),
-            # not re-normalised: the terms decide (their ``normalize``)
-            f'{prefix}.region_tokens': lambda: roi_embeddings(ctx[out].dense, boxes, stride, size,
-                                                              output_size=self.token_size, validate=False),
-            f'{prefix}.image_tokens': lambda: ctx[out].dense.flatten(2).transpose(1, 2),
-        })
-
-    def _teacher_signals(self, ctx: StepContext, name: str, teacher: Teacher, student_images: torch.Tensor,
-                         boxes: list[torch.Tensor]) -> None:
-        needs = self._needs(name)
-        tower = teacher.tower
-        run = no_grad(lambda: tower(student_images, cls='cls' in needs, dense=bool(needs & DENSE_KEYS)))
-        self._tower_signals(ctx, name, run, boxes, tuple(student_images.shape[-2:]), tower.stride)
-
-        def crop_tokens() -> torch.Tensor:  # stretched crops: token j matches RoIAlign cell j of the box
-            dense = tower(ctx['_crops.stretched']).dense
+        def grid_tokens() -> torch.Tensor:  # the crop's grid, pooled to L x L if it differs
+            dense = ctx[out].dense
             if dense.shape[-1] != self.token_size:
                 dense = F.adaptive_avg_pool2d(dense, self.token_size)
             return dense.flatten(2).transpose(1, 2)
 
-        ctx.update({
-            # letterboxed crops, as CLIPSelf's teacher sees them
-            f'{name}.crop_cls': no_grad(lambda: tower(ctx['_crops.letterboxed'], cls=True, dense=False).cls),
-            f'{name}.crop_tokens': no_grad(crop_tokens),
-        })
-        if hasattr(teacher, 'refiner'):
-            refined = teacher.refiner.signals(name, student_images, boxes, self.token_size)
-            ctx.update({key: no_grad(fn) for key, fn in refined.items()})
+        def regions(output_size: int) -> torch.Tensor:
+            dense = ctx[out].dense
+            return roi_embeddings(dense, view.rois.to(dense.device), tower.stride, ctx[out].image_size,
+                                  output_size=output_size, validate=False)
+
+        producers: dict[str, Callable[[], object]] = {
+            out: lambda: tower(view.images(tower.native_size), cls=want_cls, dense=want_dense),
+            f'{model}.{name}.cls': lambda: ctx[out].cls,
+            f'{model}.{name}.dense': lambda: ctx[out].dense,
+            f'{model}.{name}.tokens': lambda: ctx[out].dense.flatten(2).transpose(1, 2),
+            f'{model}.{name}.grid_tokens': grid_tokens,
+        }
+        if view.rois is not None:
+            producers[f'{model}.{name}.regions'] = lambda: F.normalize(regions(1), dim=-1)
+            producers[f'{model}.{name}.region_tokens'] = lambda: regions(self.token_size)
+        for head_name, head in heads.items():
+            producers[f'{model}.{name}.{head_name}'] = lambda h=head: h(ctx[out].cls)
+        ctx.update({k: no_grad(v) for k, v in producers.items()} if frozen else producers)
 
     def step_context(self, images: torch.Tensor, data_samples: Sequence) -> tuple[StepContext, int]:
         """Sample views and build the lazily evaluated signals of one step."""
         sizes = [tuple(s.metainfo.get('img_shape', images.shape[-2:]))[:2] for s in data_samples]
         proposals = [s.proposals for s in data_samples] if all('proposals' in s for s in data_samples) else None
-        views = self.views(sizes, self.generator, proposals)
-        self.view_rng_state.copy_(self.generator.get_state())
-        student_images, scales = resize_longest_side(images, sizes, self.student_size)
-        limit = float(self.student_size)
-        boxes = [(b.to(images.device) * scales[i]).clamp(0, limit) for i, b in enumerate(views.boxes)]
-        crop_boxes = [b.to(images.device) for b in views.crop_boxes]
-        needs = self._needs('student')
-        # all teacher crops of the batch at the (first) teacher's native size, cut in one call per shape
-        native = next(iter(self.teachers.values())).tower.native_size if self.teachers else \
-            self.student_tower.native_size
-
+        rank, _ = get_dist_info()
+        generator = view_generator(self.seed, rank, int(self.view_step))
+        self.view_step.add_(1)
+        views = self.views.views(images, sizes, generator, proposals, self.student_size)
         ctx = StepContext()
-        ctx.update({
-            '_crops.letterboxed': lambda: crop_and_resize(images, crop_boxes, native, square=True),
-            '_crops.stretched': lambda: crop_and_resize(images, crop_boxes, native, square=False),
-        })
-        if isinstance(self.student, CLIPTower):
-            self._tower_signals(
-                ctx, 'student',
-                lambda: self.student(student_images, cls='cls' in needs, dense=bool(needs & DENSE_KEYS)),
-                boxes, tuple(student_images.shape[-2:]), self.student.stride)
-        else:  # a Refiner trains (stage 1 of R-SCD): its refined tokens are the student's signals
-            ctx.update(self.student.signals('student', student_images, boxes, self.token_size))
-        for name, teacher in self.teachers.items():
-            self._teacher_signals(ctx, name, teacher, student_images, boxes)
+        for name, view in views.items():
+            if view.source is not None:
+                ctx.update({f'view.{name}.source': lambda v=view: v.source.to(images.device)})
+            if isinstance(self.student, CLIPTower):
+                self._tower_signals(ctx, 'student', name, view, self.student, self.heads, frozen=False)
+            elif view.rois is not None:  # a Refiner trains (stage 1 of R-SCD): its refined tokens
+                ctx.update(self.student.signals(f'student.{name}', view.images, view.rois, self.token_size))
+            for t_name, teacher in self.teachers.items():
+                self._tower_signals(ctx, t_name, name, view, teacher.tower, teacher.heads, frozen=True)
+                if hasattr(teacher, 'refiner') and view.rois is not None:
+                    refined = teacher.refiner.signals(f'{t_name}.{name}', view.images, view.rois, self.token_size)
+                    ctx.update({key: no_grad(fn) for key, fn in refined.items()})
+        if self.text_tower is not None:
+            ctx.update({'student.captions.text': lambda: self.text_tower([s.caption for s in data_samples])})
         if self.text is not None:
             ctx.update({'text': lambda: self.text})
-        return ctx, sum(views.counts)
+        return ctx, sum(v.num_regions for v in views.values())
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None, mode: str = 'loss'):
@@ -277,7 +343,11 @@ class Distiller(BaseModel):
 
     def train_step(self, data, optim_wrapper) -> dict[str, torch.Tensor]:
         log_vars = super().train_step(data, optim_wrapper)
-        for teacher in self.teachers.values():
-            teacher.update(self.student_tower)
+        self.update_teachers()
         return log_vars
 
+    def update_teachers(self) -> None:
+        """After an optimiser step: each teacher follows the student's tower and heads (only EMA teachers act)."""
+        student = self._student_modules()
+        for teacher in self.teachers.values():
+            teacher.update(student)

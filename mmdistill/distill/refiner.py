@@ -228,15 +228,16 @@ class Refiner(BaseModule):
         """Refined map of whole images ``(B, D, h, w)``, unit-norm cells (box = whole image, ``L = (h, w)``)."""
         return self._refine_images(self._features(inputs))[1]
 
-    def signals(self, prefix: str, images: torch.Tensor, boxes: BoxList, token_size: int
-                ) -> dict[str, Callable[[], torch.Tensor]]:
-        """Lazy producers of the distiller's refined keys ``{prefix}.region_tokens`` ``(K, L*L, D)``,
-        ``{prefix}.dense`` ``(B, D, h, w)`` and ``{prefix}.image_tokens`` ``(B, h*w, D)`` (Sec. 3.4, R-SCD)."""
+    def signals(self, prefix: str, images: Callable[[tuple[int, int]], torch.Tensor], boxes: BoxList,
+                token_size: int) -> dict[str, Callable[[], torch.Tensor]]:
+        """Lazy producers of the distiller's refined readouts ``{prefix}.region_tokens`` ``(K, L*L, D)``,
+        ``{prefix}.dense`` ``(B, D, h, w)`` and ``{prefix}.tokens`` ``(B, h*w, D)`` (Sec. 3.4, R-SCD) of a
+        view whose images ``images(native_size)`` renders (``prefix`` = ``model.view``)."""
         cache: dict[str, Union[TowerOutput, torch.Tensor]] = {}
 
         def feats() -> TowerOutput:
             if 'feats' not in cache:
-                cache['feats'] = self.extract(images)
+                cache['feats'] = self.extract(images(self.tower.native_size))
             return cache['feats']
 
         def dense() -> torch.Tensor:
@@ -246,4 +247,4 @@ class Refiner(BaseModule):
 
         return {f'{prefix}.region_tokens': lambda: self(feats(), boxes, roi_size=token_size).tokens,
                 f'{prefix}.dense': dense,
-                f'{prefix}.image_tokens': lambda: dense().flatten(2).transpose(1, 2)}
+                f'{prefix}.tokens': lambda: dense().flatten(2).transpose(1, 2)}

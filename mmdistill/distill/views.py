@@ -1,19 +1,87 @@
-"""View samplers: which regions of an image the student and the teachers look at.
+"""View samplers: how a batch of images becomes the named views the student and the teachers encode.
 
-A sampler returns, per image, boxes in ORIGINAL image pixels: ``boxes`` (what the
-student pools from its dense map) and ``crop_boxes`` (what the teachers cut out
-and encode alone; equal to ``boxes`` except for proposals, expanded 1.5x).
-Sampling is vectorised per image; the number of images is the only loop.
+A sampler returns ``dict[name, View]``. A :class:`View` is ``N`` view images plus the geometry
+that ties them to the batch: which source image each one shows (``source``, ``source_boxes`` in
+source pixels) and, for views with regions, the regions in the view's own pixels (``rois``) with
+their source image and box. Views of a fixed size are rendered once; views of size ``None`` are
+rendered at the native size of each model that encodes them (so two teachers of different native
+sizes each get crops of their own size, cut once per size).
+
+=====================  ==========================================  =========================================
+sampler                views                                       used by
+=====================  ==========================================  =========================================
+``GridPatches``,       ``image`` (student image, regions = boxes),  CLIPSelf, SCD, RegionText, the Refiner
+``ProposalBoxes``,     ``crops`` (each crop box letterboxed),
+``RandomCrops``        ``stretched`` (each crop box stretched)
+``Mosaic``             ``mosaic`` (k x k tiles, regions = tiles),   ATAS
+                       ``tiles`` (each tile alone), ``full``
+``MultiCrop``          ``global``, ``local``                        SILC
+=====================  ==========================================  =========================================
+
+Boxes are sampled vectorised per image (the number of images is the only loop); rendering is
+one ``roi_align`` call per view and size.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
 
 import torch
+import torch.nn.functional as F
+from torchvision.ops import roi_align
 
+from ..clip.pooling import crop_and_resize
 from ..registry import MODELS
+
+Size = tuple[int, int]
+# 0 <= seed < 2**32, rank < 2**8, step < 2**24: distinct (seed, rank, step) give distinct generator seeds
+RANK_SHIFT, STEP_SHIFT = 32, 40
+
+
+def view_generator(seed: int, rank: int, step: int) -> torch.Generator:
+    """The view sampler's generator of one training step on one rank.
+
+    Derived from ``(seed, rank, step)`` alone, so ranks draw different views and a run resumed at
+    step ``t`` (the step counter travels with checkpoints) draws what it would have drawn.
+    ``seed + (rank << 32) + (step << 40)``: rank 0's first step uses ``seed`` itself.
+    """
+    return torch.Generator().manual_seed(seed + (rank << RANK_SHIFT) + (step << STEP_SHIFT))
+
+
+@dataclass
+class View:
+    """One named view of a batch.
+
+    Attributes:
+        render: ``size -> (N, 3, h, w)`` view images (normalised; 0 is the mean colour).
+        size: ``(h, w)`` of the view images, or ``None``: each model's native size.
+        source: ``(N,)`` source image of each view image (``None`` for composites such as the mosaic).
+        source_boxes: ``(N, 4)`` what each view image shows, source pixels.
+        rois: ``(K, 5)`` regions (view image index, ``x1, y1, x2, y2`` in view pixels) or ``None``.
+        region_source: ``(K,)`` source image of each region.
+        region_source_boxes: ``(K, 4)`` what each region shows, source pixels.
+    """
+
+    render: Callable[[Size], torch.Tensor]
+    size: Optional[Size]
+    source: Optional[torch.Tensor] = None
+    source_boxes: Optional[torch.Tensor] = None
+    rois: Optional[torch.Tensor] = None
+    region_source: Optional[torch.Tensor] = None
+    region_source_boxes: Optional[torch.Tensor] = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def images(self, native: Size) -> torch.Tensor:
+        """The view images at the view's size, or at ``native`` for views without one (cached per size)."""
+        size = tuple(self.size or native)
+        if size not in self._cache:
+            self._cache[size] = self.render(size)
+        return self._cache[size]
+
+    @property
+    def num_regions(self) -> int:
+        return 0 if self.rois is None else len(self.rois)
 
 
 @dataclass
@@ -28,17 +96,111 @@ class Views:
         return [len(b) for b in self.boxes]
 
 
+def resize_longest_side(images: torch.Tensor, sizes: Sequence[Size], target: int
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resize each image's valid ``(h, w)`` region so its longest side is ``target``; pad bottom-right.
+
+    Args:
+        images: ``(B, 3, H, W)`` normalised (padding is 0 = the mean colour).
+    Returns:
+        ``(B, 3, target, target)`` images and ``(B,)`` scale factors.
+    """
+    scales = torch.tensor([target / max(h, w) for h, w in sizes], device=images.device)
+    if len(set(sizes)) == 1:  # a uniform batch: one call
+        h, w = sizes[0]
+        out = F.interpolate(images[:, :, :h, :w], size=(round(h * scales[0].item()), round(w * scales[0].item())),
+                            mode='bilinear', align_corners=False, antialias=True)
+        return F.pad(out, (0, target - out.shape[-1], 0, target - out.shape[-2])), scales
+    out = images.new_zeros(len(images), images.shape[1], target, target)
+    for i, (h, w) in enumerate(sizes):
+        new = (round(h * scales[i].item()), round(w * scales[i].item()))
+        out[i, :, :new[0], :new[1]] = F.interpolate(images[i:i + 1, :, :h, :w], size=new, mode='bilinear',
+                                                     align_corners=False, antialias=True)[0]
+    return out, scales
+
+
+def clip_boxes(boxes: torch.Tensor, height: float, width: float) -> torch.Tensor:
+    """Clamp ``(N, 4)`` boxes to a ``height x width`` image."""
+    return torch.stack([boxes[:, 0].clamp(0, width), boxes[:, 1].clamp(0, height),
+                        boxes[:, 2].clamp(0, width), boxes[:, 3].clamp(0, height)], dim=1)
+
+
 def expand_boxes(boxes: torch.Tensor, factor: float, height: int, width: int) -> torch.Tensor:
     """Scale ``(N, 4)`` boxes about their centres by ``factor``, clipped to the image."""
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     half = (boxes[:, 2:] - boxes[:, :2]) * factor / 2
-    out = torch.cat([centre - half, centre + half], dim=1)
-    return torch.stack([out[:, 0].clamp(0, width), out[:, 1].clamp(0, height),
-                        out[:, 2].clamp(0, width), out[:, 3].clamp(0, height)], dim=1)
+    return clip_boxes(torch.cat([centre - half, centre + half], dim=1), height, width)
+
+
+def whole_image_boxes(sizes: Sequence[Size]) -> torch.Tensor:
+    """``(B, 4)`` boxes covering each image's valid ``(h, w)`` region."""
+    return torch.tensor([[0.0, 0.0, float(w), float(h)] for h, w in sizes])
+
+
+def rois_of(source: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """``(N,)`` image indices and ``(N, 4)`` boxes -> ``(N, 5)`` rois."""
+    return torch.cat([source[:, None].to(boxes), boxes], dim=1)
+
+
+def crop_view(images: torch.Tensor, source: torch.Tensor, boxes: torch.Tensor, size: Optional[Size]) -> View:
+    """Each ``boxes[n]`` of image ``source[n]`` stretched to the view size (one ``roi_align`` per size)."""
+    rois = rois_of(source, boxes).to(images.device)
+    return View(lambda s: roi_align(images, rois, output_size=s, spatial_scale=1.0, sampling_ratio=-1, aligned=True),
+                size, source, boxes)
+
+
+class ViewSampler:
+    """Base of the samplers: ``views(...)`` returns named views; ``view_names`` / ``region_views`` say which."""
+
+    view_names: tuple[str, ...] = ()
+    region_views: tuple[str, ...] = ()  # views with regions (``regions`` / ``region_tokens`` readouts)
+    source_views: tuple[str, ...] = ()  # views whose images each show one source image
+
+    def views(self, images: torch.Tensor, sizes: Sequence[Size], generator: torch.Generator,
+              proposals: Optional[Sequence[torch.Tensor]], student_size: int) -> dict[str, View]:
+        raise NotImplementedError
+
+
+class BoxSampler(ViewSampler):
+    """Regions of each image: the student pools them from ``image``; teachers encode them alone.
+
+    Views: ``image`` (each image resized so its longest side is ``student_size``, padded
+    bottom-right; regions = the sampled boxes), ``crops`` (each crop box letterboxed: CLIPSelf's
+    teacher crops) and ``stretched`` (each crop box stretched, so token ``j`` of a crop's grid
+    covers RoIAlign cell ``j`` of the box).
+    """
+
+    view_names = ('image', 'crops', 'stretched')
+    region_views = ('image',)
+    source_views = ('image', 'crops', 'stretched')
+
+    def __call__(self, image_sizes: Sequence[Size], generator: torch.Generator,
+                 proposals: Optional[Sequence[torch.Tensor]] = None) -> Views:
+        raise NotImplementedError
+
+    def views(self, images: torch.Tensor, sizes: Sequence[Size], generator: torch.Generator,
+              proposals: Optional[Sequence[torch.Tensor]], student_size: int) -> dict[str, View]:
+        sampled = self(sizes, generator, proposals)
+        device = images.device
+        counts = torch.tensor(sampled.counts)
+        region_source = torch.repeat_interleave(torch.arange(len(sizes)), counts)
+        boxes = torch.cat(sampled.boxes).reshape(-1, 4).float()
+        crop_boxes = [b.to(device) for b in sampled.crop_boxes]
+        crop_cat = torch.cat(sampled.crop_boxes).reshape(-1, 4).float()
+        image = View(lambda s: resize_longest_side(images, sizes, s[0])[0], (student_size, student_size),
+                     torch.arange(len(sizes)),
+                     whole_image_boxes(sizes), region_source=region_source, region_source_boxes=boxes)
+        scales = torch.tensor([student_size / max(h, w) for h, w in sizes])
+        image.rois = rois_of(region_source, (boxes * scales[region_source, None]).clamp(0, float(student_size)))
+        return dict(
+            image=image,
+            crops=View(lambda s: crop_and_resize(images, crop_boxes, s, square=True), None, region_source, crop_cat),
+            stretched=View(lambda s: crop_and_resize(images, crop_boxes, s, square=False), None, region_source,
+                           crop_cat))
 
 
 @MODELS.register_module()
-class GridPatches:
+class GridPatches(BoxSampler):
     """CLIPSelf's "patches" mode: a random M x N grid per image, up to ``max_cells`` random cells.
 
     M is drawn from ``1..max_split`` and N from ``[ceil(M / 2), min(2 M, max_split)]``.
@@ -61,14 +223,14 @@ class GridPatches:
         keep = torch.randperm(len(boxes), generator=generator)[:self.max_cells]
         return boxes[keep]
 
-    def __call__(self, image_sizes: Sequence[tuple[int, int]], generator: torch.Generator,
+    def __call__(self, image_sizes: Sequence[Size], generator: torch.Generator,
                  proposals: Optional[Sequence[torch.Tensor]] = None) -> Views:
         boxes = [self.sample_image(h, w, generator) for h, w in image_sizes]
         return Views(boxes, boxes)
 
 
 @MODELS.register_module()
-class ProposalBoxes:
+class ProposalBoxes(BoxSampler):
     """CLIPSelf's "proposals" mode: region proposals of each image (e.g. from an RPN JSON).
 
     Keeps proposals with area in ``[min_area, max_area]``, shuffles them, takes
@@ -82,15 +244,14 @@ class ProposalBoxes:
         self.max_area = max_area
         self.crop_expand = crop_expand
 
-    def __call__(self, image_sizes: Sequence[tuple[int, int]], generator: torch.Generator,
+    def __call__(self, image_sizes: Sequence[Size], generator: torch.Generator,
                  proposals: Optional[Sequence[torch.Tensor]] = None) -> Views:
         if proposals is None:
             raise ValueError('ProposalBoxes needs proposals: give the dataset a proposal_file')
         boxes, crops = [], []
         for (h, w), props in zip(image_sizes, proposals):
             props = torch.as_tensor(props, dtype=torch.float32).reshape(-1, props.shape[-1])[:, :4]
-            props = torch.stack([props[:, 0].clamp(0, w), props[:, 1].clamp(0, h),
-                                 props[:, 2].clamp(0, w), props[:, 3].clamp(0, h)], dim=1)
+            props = clip_boxes(props, h, w)
             area = (props[:, 2] - props[:, 0]) * (props[:, 3] - props[:, 1])
             props = props[(area >= self.min_area) & (area <= self.max_area)]
             props = props[torch.randperm(len(props), generator=generator)[:self.max_num]]
@@ -100,7 +261,7 @@ class ProposalBoxes:
 
 
 @MODELS.register_module()
-class RandomCrops:
+class RandomCrops(BoxSampler):
     """``num`` random crops per image whose sides are ``scale`` (uniform in the range) of the image's."""
 
     def __init__(self, num: int = 4, scale: tuple[float, float] = (0.3, 0.7)) -> None:
@@ -109,7 +270,7 @@ class RandomCrops:
         self.num = num
         self.scale = scale
 
-    def __call__(self, image_sizes: Sequence[tuple[int, int]], generator: torch.Generator,
+    def __call__(self, image_sizes: Sequence[Size], generator: torch.Generator,
                  proposals: Optional[Sequence[torch.Tensor]] = None) -> Views:
         boxes = []
         lo, hi = self.scale
@@ -119,3 +280,153 @@ class RandomCrops:
             start = torch.rand(self.num, 2, generator=generator) * (torch.tensor([[w, h]]) - size)
             boxes.append(torch.cat([start, start + size], dim=1))
         return Views(boxes, boxes)
+
+
+def random_squares(sizes: torch.Tensor, scale: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
+    """One random square box per row of ``sizes`` ``(N, 2)`` ``(h, w)``: side ``s * min(h, w)``,
+    ``s`` uniform in ``scale``, uniform position inside the image. Returns ``(N, 4)``."""
+    lo, hi = scale
+    side = (lo + (hi - lo) * torch.rand(len(sizes), generator=generator)) * sizes.min(1).values
+    start = torch.rand(len(sizes), 2, generator=generator) * (sizes.flip(1) - side[:, None])
+    return torch.cat([start, start + side[:, None]], dim=1)
+
+
+@MODELS.register_module()
+class Mosaic(ViewSampler):
+    """ATAS's mosaic: ``k x k`` tiles, each a square crop of a different image of the batch.
+
+    Mosaic ``m`` (``m = 0..B-1``) puts in tile ``t`` (row-major) a square crop of image
+    ``(m + t) mod B``: with ``B >= k * k`` the tiles of a mosaic come from different images and
+    every image appears ``k * k`` times per step, in different tiles; with fewer images,
+    images repeat (with different crops). Each crop's side is ``scale`` (uniform) times the
+    image's shorter side; it is stretched (being square: resized) to ``tile_size``.
+
+    Views:
+        ``mosaic``: ``(B, 3, k * tile_size, k * tile_size)``; regions = the tiles.
+        ``tiles``: each tile's crop alone (``(B * k * k, 3, s, s)`` at each model's native size).
+        ``full``: each image letterboxed alone at each model's native size (global-to-global).
+    """
+
+    view_names = ('mosaic', 'tiles', 'full')
+    region_views = ('mosaic',)
+    source_views = ('tiles', 'full')
+
+    def __init__(self, k: int = 2, tile_size: int = 96, scale: tuple[float, float] = (0.5, 1.0)) -> None:
+        if k < 1 or tile_size < 1 or not 0 < scale[0] <= scale[1] <= 1:
+            raise ValueError(f'need k >= 1, tile_size >= 1, 0 < scale[0] <= scale[1] <= 1; '
+                             f'got {k}, {tile_size}, {scale}')
+        self.k = k
+        self.tile_size = tile_size
+        self.scale = scale
+
+    def views(self, images: torch.Tensor, sizes: Sequence[Size], generator: torch.Generator,
+              proposals: Optional[Sequence[torch.Tensor]], student_size: int) -> dict[str, View]:
+        b, k, t = len(sizes), self.k, self.tile_size
+        tiles = k * k
+        mosaic_of = torch.arange(b).repeat_interleave(tiles)  # (B * k * k,)
+        source = (mosaic_of + torch.arange(tiles).repeat(b)) % b
+        boxes = random_squares(torch.tensor(sizes, dtype=torch.float32)[source], self.scale, generator)
+        tile_view = crop_view(images, source, boxes, None)
+        row, col = (torch.arange(tiles) // k).repeat(b), (torch.arange(tiles) % k).repeat(b)
+        in_mosaic = torch.stack([col * t, row * t, (col + 1) * t, (row + 1) * t], 1).float()
+
+        def render(size: Size) -> torch.Tensor:  # the tiles at tile_size, laid out row-major
+            cut = tile_view.images((t, t)).reshape(b, k, k, images.shape[1], t, t)
+            return cut.permute(0, 3, 1, 4, 2, 5).reshape(b, images.shape[1], k * t, k * t)
+
+        full_boxes = whole_image_boxes(sizes).to(images.device)
+        return dict(
+            mosaic=View(render, (k * t, k * t), rois=rois_of(mosaic_of, in_mosaic), region_source=source,
+                        region_source_boxes=boxes),
+            tiles=tile_view,
+            full=View(lambda s: crop_and_resize(images, list(full_boxes[:, None]), s, square=True), None,
+                      torch.arange(b), full_boxes.cpu()))
+
+
+def random_resized_boxes(sizes: torch.Tensor, scale: tuple[float, float], ratio: tuple[float, float],
+                         generator: torch.Generator) -> torch.Tensor:
+    """``RandomResizedCrop`` boxes, vectorised: area ``s * h * w`` (``s`` uniform in ``scale``), aspect
+    ``w / h`` log-uniform in ``ratio``; sides clipped to the image, uniform position.
+
+    Args:
+        sizes: ``(N, 2)`` image ``(h, w)``.
+    Returns:
+        ``(N, 4)`` boxes, source pixels.
+    """
+    n = len(sizes)
+    h, w = sizes[:, 0], sizes[:, 1]
+    area = (scale[0] + (scale[1] - scale[0]) * torch.rand(n, generator=generator)) * h * w
+    log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * torch.rand(n, generator=generator))
+    cw, ch = torch.minimum((area * aspect).sqrt(), w), torch.minimum((area / aspect).sqrt(), h)
+    x = torch.rand(n, generator=generator) * (w - cw)
+    y = torch.rand(n, generator=generator) * (h - ch)
+    return torch.stack([x, y, x + cw, y + ch], 1)
+
+
+@MODELS.register_module()
+class MultiCrop(ViewSampler):
+    """DINO / SILC multi-crop: ``num_global`` large and ``num_local`` small random resized crops per image.
+
+    View rows are crop-major: row ``c * B + b`` is crop ``c`` of image ``b``. Each crop is a
+    ``RandomResizedCrop`` box (area fraction in ``global_scale`` / ``local_scale``, aspect in
+    ``ratio``), flipped horizontally with probability ``flip``, stretched to ``global_size`` /
+    ``local_size`` (``None``: each model's native size).
+
+    Views: ``global`` ``(num_global * B, 3, ...)``, ``local`` ``(num_local * B, 3, ...)``.
+    """
+
+    view_names = ('global', 'local')
+    source_views = ('global', 'local')
+
+    def __init__(self, num_global: int = 2, num_local: int = 8, global_scale: tuple[float, float] = (0.4, 1.0),
+                 local_scale: tuple[float, float] = (0.05, 0.4), ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                 global_size: Optional[int] = None, local_size: Optional[int] = 96, flip: float = 0.5) -> None:
+        for scale in (global_scale, local_scale):
+            if not 0 < scale[0] <= scale[1] <= 1:
+                raise ValueError(f'scales must satisfy 0 < low <= high <= 1, got {scale}')
+        if num_global < 1 or num_local < 0:
+            raise ValueError(f'need num_global >= 1 and num_local >= 0, got {num_global}, {num_local}')
+        self.crops = {'global': (num_global, global_scale, global_size), 'local': (num_local, local_scale, local_size)}
+        self.ratio = ratio
+        self.flip = flip
+
+    def views(self, images: torch.Tensor, sizes: Sequence[Size], generator: torch.Generator,
+              proposals: Optional[Sequence[torch.Tensor]], student_size: int) -> dict[str, View]:
+        out = {}
+        for name, (num, scale, size) in self.crops.items():
+            source = torch.arange(len(sizes)).repeat(num)
+            boxes = random_resized_boxes(torch.tensor(sizes, dtype=torch.float32)[source], scale, self.ratio,
+                                         generator)
+            flipped = torch.rand(len(source), generator=generator) < self.flip
+            view = crop_view(images, source, boxes, None if size is None else (size, size))
+            view.render = flip_rows(view.render, flipped.to(images.device))
+            out[name] = view
+        return out
+
+
+def flip_rows(render: Callable[[Size], torch.Tensor], flipped: torch.Tensor) -> Callable[[Size], torch.Tensor]:
+    """``render`` with the rows where ``flipped`` mirrored horizontally."""
+    def wrapped(size: Size) -> torch.Tensor:
+        x = render(size)
+        return torch.where(flipped[:, None, None, None], x.flip(-1), x)
+    return wrapped
+
+
+@MODELS.register_module()
+class ViewSet(ViewSampler):
+    """Several samplers at once (e.g. ATAS's mosaic + grid boxes for SCD); view names must not collide."""
+
+    def __init__(self, samplers: Sequence[dict]) -> None:
+        self.samplers = [s if isinstance(s, ViewSampler) else MODELS.build(s) for s in samplers]
+        names = [n for s in self.samplers for n in s.view_names]
+        if len(set(names)) != len(names):
+            raise ValueError(f'view names collide: {names}')
+        self.view_names = tuple(names)
+        self.region_views = tuple(n for s in self.samplers for n in s.region_views)
+        self.source_views = tuple(n for s in self.samplers for n in s.source_views)
+
+    def views(self, images: torch.Tensor, sizes: Sequence[Size], generator: torch.Generator,
+              proposals: Optional[Sequence[torch.Tensor]], student_size: int) -> dict[str, View]:
+        return {name: view for s in self.samplers
+                for name, view in s.views(images, sizes, generator, proposals, student_size).items()}

@@ -113,7 +113,9 @@ def main() -> None:
         clock.hook(teacher.tower, 'teacher_forward')
         if hasattr(teacher, 'refiner'):
             clock.hook(teacher.refiner, 'teacher_forward')
-    clock.hook(model.student, 'student_forward')
+    for part in (model.student, model.text_tower, *model.heads.values()):
+        if part is not None:
+            clock.hook(part, 'student_forward')
     if hasattr(model.student, 'tower'):  # a Refiner student runs its frozen tower outside its own forward
         clock.hook(model.student.tower, 'student_forward')
     steps = []
@@ -133,8 +135,7 @@ def main() -> None:
         t4 = clock.now()
         optim.step()
         optim.zero_grad()
-        for teacher in model.teachers.values():
-            teacher.update(model.student_tower)
+        model.update_teachers()
         t5 = clock.now()
         forward = clock.totals['teacher_forward'] + clock.totals['student_forward']
         if step >= args.warmup:

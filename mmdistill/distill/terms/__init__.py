@@ -1,3 +1,4 @@
+from .dino import DINOLoss
 from .image_text import ImageTextContrastiveLoss
 from .region_cls import RegionToCLSLoss
 from .region_text import RegionToTextLoss
@@ -5,6 +6,6 @@ from .spatial_correlation import SpatialCorrelationLoss, spatial_correlation_los
 from .token_contrastive import TokenContrastiveLoss
 
 __all__ = [
-    'ImageTextContrastiveLoss', 'RegionToCLSLoss', 'RegionToTextLoss', 'SpatialCorrelationLoss',
+    'DINOLoss', 'ImageTextContrastiveLoss', 'RegionToCLSLoss', 'RegionToTextLoss', 'SpatialCorrelationLoss',
     'TokenContrastiveLoss', 'spatial_correlation_loss'
 ]
