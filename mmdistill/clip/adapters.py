@@ -4,12 +4,14 @@ Every tower is run the same way by :class:`~mmdistill.clip.tower.CLIPTower`:
 ``embed`` (patches + resized positions + prefix tokens), ``block`` for each
 transformer block, ``value_block`` (the MaskCLIP value-only path) or
 ``readout_block`` (SCLIP / ClearCLIP / NACLIP, ``readouts.py``) for the last
-one and ``head`` (final norm + projection, per token). An adapter implements
-these for one family, so a new family (e.g. timm DINOv2) is one more adapter;
-for the readouts it supplies ``attention_with`` (its attention branch around a
-given head-mixing step) and ``ffn_branch``.
+one, ``head`` (final norm + projection, per token) and ``pool`` (the image
+embedding). An adapter implements these for one family, so a new family (e.g.
+timm DINOv2) is one more adapter; for the readouts it supplies
+``attention_with`` (its attention branch around a given head-mixing step) and
+``ffn_branch``.
 
-Tokens are ``(B, 1 + h * w, C)`` with one prefix (class) token.
+Tokens are ``(B, P + h * w, C)`` with ``P`` prefix tokens: one class token for
+CLIP / EVA02, class + register tokens for DINOv2, none for SigLIP (MAP head).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from timm.layers import apply_rot_embed_cat, resample_abs_pos_embed
 from torch import nn
 
-from .readouts import KEEPS_RESIDUAL, readout_values
+from .readouts import KEEPS_RESIDUAL, attention_pool_values, readout_values
 
 # (q, k, v) per head, each (B, H, N, d) -> mixed values (B, H, N, d)
 Mixer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -115,6 +117,10 @@ class TowerAdapter:
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """Final norm + projection of ``(..., C)`` tokens into CLIP space ``(..., D)``."""
         raise NotImplementedError
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Image embedding ``(B, D)`` from the last block's tokens ``(B, N, C)``: the class token's head."""
+        return self.head(x[:, 0])
 
     @property
     def width(self) -> int:
@@ -332,16 +338,14 @@ class TimmViTAdapter(TowerAdapter):
         x = m.patch_embed.proj(images)
         grid = (x.shape[2], x.shape[3])
         x = m.patch_embed.norm(x.flatten(2).transpose(1, 2))
-        prefix = [m.cls_token.expand(x.shape[0], -1, -1)]
-        if m.reg_token is not None:
-            prefix.append(m.reg_token.expand(x.shape[0], -1, -1))
-        prefix = torch.cat(prefix, dim=1).to(x.dtype)
+        # class token, then register tokens (DINOv2); none for SigLIP
+        prefix = [t.expand(x.shape[0], -1, -1).to(x.dtype) for t in (m.cls_token, m.reg_token) if t is not None]
         if m.no_embed_class:  # positions for patches only (DINOv2 with registers)
             pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=0)
-            x = torch.cat([prefix, x + pos.to(x.dtype)], dim=1)
+            x = torch.cat([*prefix, x + pos.to(x.dtype)], dim=1)
         else:
             pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=self.num_prefix_tokens)
-            x = torch.cat([prefix, x], dim=1) + pos.to(x.dtype)
+            x = torch.cat([*prefix, x], dim=1) + pos.to(x.dtype)
         return m.norm_pre(x), TokenGrid(grid)
 
     def block(self, index: int, x: torch.Tensor, grid: TokenGrid) -> torch.Tensor:
@@ -385,6 +389,39 @@ class TimmViTAdapter(TowerAdapter):
         return self.model.fc_norm(self.model.norm(x))
 
 
+class TimmAttentionPoolAdapter(TimmViTAdapter):
+    """open_clip ``TimmModel`` whose trunk is a timm ``VisionTransformer`` pooling with a MAP head
+    (``AttentionPoolLatent``): SigLIP and SigLIP 2.
+
+    No class token: ``pool`` is the trunk's own head (final norm, attention pool over the patch
+    tokens), and ``head`` reads each token out through the pool's value path
+    (:func:`~mmdistill.clip.readouts.attention_pool_values`), so ``dense`` lives where ``cls`` does.
+    """
+
+    def __init__(self, visual: nn.Module) -> None:
+        from timm.layers import AttentionPoolLatent
+        trunk = visual.trunk
+        pool = trunk.attn_pool
+        if not isinstance(pool, AttentionPoolLatent) or pool.pos_embed is not None or pool.pool not in ('token', 'avg'):
+            raise ValueError('Only MAP heads (timm AttentionPoolLatent) without positional embedding that '
+                             f'pool to one vector are supported (got {type(pool).__name__})')
+        self.visual = visual
+        self.model = trunk
+        self.patch_size = tuple(trunk.patch_embed.patch_size)
+        self.num_prefix_tokens = trunk.num_prefix_tokens
+
+    @property
+    def embed_dim(self) -> int:
+        return self.head(torch.zeros(1, self.width, device=self.model.pos_embed.device)).shape[-1]
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        return self.visual.head(m.head(m.fc_norm(attention_pool_values(m.attn_pool, m.norm(x)))))
+
+    def pool(self, x: torch.Tensor) -> torch.Tensor:
+        return self.visual.head(self.model.forward_head(self.model.norm(x)))
+
+
 def make_adapter(visual: nn.Module) -> TowerAdapter:
     """Pick the adapter for an open_clip image tower or a timm ViT."""
     from timm.models.vision_transformer import VisionTransformer as TimmViT
@@ -395,9 +432,12 @@ def make_adapter(visual: nn.Module) -> TowerAdapter:
         from timm.models.eva import Eva
         if isinstance(trunk, Eva):
             return TimmEvaAdapter(visual)
-        raise TypeError(f'Unsupported timm trunk {type(trunk).__name__}; supported: timm Eva (EVA02-CLIP)')
+        if isinstance(trunk, TimmViT) and trunk.attn_pool is not None:
+            return TimmAttentionPoolAdapter(visual)
+        raise TypeError(f'Unsupported timm trunk {type(trunk).__name__}; supported: timm Eva (EVA02-CLIP), '
+                        'timm VisionTransformer with a MAP head (SigLIP)')
     from open_clip.transformer import VisionTransformer
     if isinstance(visual, VisionTransformer):
         return OpenAIViTAdapter(visual)
     raise TypeError(f'Unsupported image tower {type(visual).__name__}; supported: open_clip VisionTransformer, '
-                    'TimmModel(Eva), timm VisionTransformer (DINOv2)')
+                    'TimmModel(Eva), TimmModel(VisionTransformer with a MAP head), timm VisionTransformer (DINOv2)')

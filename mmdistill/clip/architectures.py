@@ -4,7 +4,9 @@
 ``open_clip.create_model('mmdistill-world-ViT-P12')`` works like any built-in
 name. The EVA02 test tower is a timm ``Eva`` registered under
 ``mmdistill_eva02_tiny_p8_clip`` with the EVA02-CLIP block design (RoPE,
-SwiGLU with scale norm, inner attention norm, separate q/k/v).
+SwiGLU with scale norm, inner attention norm, separate q/k/v); the SigLIP test
+tower (``mmdistill-tiny-SigLIP-P8``) is a timm ``VisionTransformer`` without a
+class token that pools with a MAP head, as open_clip's SigLIP / SigLIP 2 towers.
 """
 from pathlib import Path
 
@@ -39,3 +41,14 @@ def mmdistill_dinov2_tiny_p8(pretrained: bool = False, **kwargs) -> VisionTransf
     cfg.update({k: v for k, v in kwargs.items() if not k.startswith(('pretrained_cfg', 'cache_dir'))})
     return VisionTransformer(**cfg)
 
+
+
+@register_model
+def mmdistill_siglip_tiny_p8(pretrained: bool = False, **kwargs) -> VisionTransformer:
+    """SigLIP-style tower for tests: 32 px, patch 8, width 48, 2 blocks, no class token, MAP head."""
+    if pretrained:
+        raise ValueError('mmdistill_siglip_tiny_p8 has no pretrained weights')
+    cfg = dict(img_size=32, patch_size=8, embed_dim=48, depth=2, num_heads=3, mlp_ratio=2, class_token=False,
+               global_pool='map')
+    cfg.update({k: v for k, v in kwargs.items() if not k.startswith(('pretrained_cfg', 'cache_dir'))})
+    return VisionTransformer(**cfg)

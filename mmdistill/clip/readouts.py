@@ -12,6 +12,10 @@ including the prefix ones). With per-head ``q, k, v`` of shape ``(B, H, N, d)``,
   Gaussian neighbourhood prior :func:`gaussian_prior`; attention branch alone.
 
 The adapters supply ``q, k, v`` and the block's own output projection (``adapters.py``).
+
+Towers that pool with an attention head instead of a class token (SigLIP / SigLIP 2's MAP head,
+timm's ``AttentionPoolLatent``) project each token into the image-embedding space with
+:func:`attention_pool_values`: the head as it would be if its attention put all weight on that token.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 READOUTS = ('sclip', 'clearclip', 'naclip')
 KEEPS_RESIDUAL = {'sclip': True, 'clearclip': False, 'naclip': False}  # residual and FFN kept together
@@ -57,3 +62,21 @@ def readout_values(readout: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tens
         omega = gaussian_prior(grid, q.shape[2] - grid[0] * grid[1], sigma, q.device, q.dtype)
         return F.scaled_dot_product_attention(k, k, v, attn_mask=omega, scale=scale)
     raise ValueError(f'readout must be one of {READOUTS}, got {readout!r}')
+
+
+def attention_pool_values(pool: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Per-token readout of a MAP head (timm ``AttentionPoolLatent``): ``(..., C)`` -> ``(..., D)``.
+
+    The head pools ``N`` tokens as ``o = W_o sum_j a_j (W_v x_j + b_v) + b_o``, ``y = o + MLP(LN(o))``
+    with ``a = softmax(s q k^T)`` for its learnt latent query. With all weight on token ``i``
+    (``a = e_i``, whatever the query) it gives, per token and without q or k:
+
+        o_i = W_o (W_v x_i + b_v) + b_o,    y_i = o_i + MLP(LN(o_i))
+
+    the value path of MaskCLIP applied to the pooling head, so the ``y_i`` live where the pooled
+    image embedding does, and an image of identical tokens gives ``y_i`` = its pooled embedding.
+    """
+    width = pool.kv.out_features // 2  # kv = [k; v]
+    bias = pool.kv.bias[width:] if pool.kv.bias is not None else None
+    o = pool.proj(F.linear(x, pool.kv.weight[width:], bias))
+    return o + pool.mlp(pool.norm(o)) if pool.mlp is not None else o

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..utils import module_device
+from .builder import resolve_checkpoint
 
 CACHE_FORMAT_VERSION = 1
 DEFAULT_CACHE_DIR = osp.join('~', '.cache', 'mmdistill', 'text_embeddings')
@@ -303,10 +304,10 @@ def build_prompts(class_names: Sequence[str],
 
 
 def model_identity(arch: str, checkpoint: Optional[str] = None) -> str:
-    """An identity string for the cache: arch + checkpoint path, size and mtime."""
+    """An identity string for the cache: arch + checkpoint path (a pretrained tag's local file), size and mtime."""
     if checkpoint is None:
         return arch
-    path = osp.abspath(osp.expanduser(checkpoint))
+    path = osp.abspath(osp.expanduser(resolve_checkpoint(arch, checkpoint)))
     stat = os.stat(path)
     return f'{arch}|{path}|{stat.st_size}|{stat.st_mtime_ns}'
 

@@ -144,7 +144,7 @@ class CLIPTower(BaseModule):
             if last in want:
                 out.layers[last] = self._to_map(y[:, p:], grid.size)
             if cls:
-                out.cls = self.adapter.head(y[:, 0])
+                out.cls = self.adapter.pool(y)
         if dense:
             if self.dense_path == 'value':
                 y = self.adapter.value_block(last, x, grid)

@@ -1,0 +1,17 @@
+# Training-free zero-shot segmentation on PASCAL VOC 2012 val (21 classes) with Meta's MetaCLIP ViT-B/16 (400M
+# curated pairs; QuickGELU, class token).
+# `clip_checkpoint` is open_clip's pretrained tag: fetched through open_clip when online; offline
+# (MMDISTILL_OFFLINE=1) put the file the error names into checkpoints/open_clip/ViT-B-16-quickgelu/metaclip_400m/, or set
+# clip_checkpoint to a local file. Another benchmark with this tower: run any configs/zero_shot_seg/*openai*
+# config with --cfg-options model.tower.arch=ViT-B-16-quickgelu model.tower.checkpoint=metaclip_400m
+#   model.vocabulary.text.arch=ViT-B-16-quickgelu model.vocabulary.text.checkpoint=metaclip_400m.
+# Same protocol as the OpenAI config otherwise (templates, logit scale 50, background threshold 0.1, 224 px windows).
+_base_ = ['../zeroshot_vit-b16-openai_voc21-336.py']
+
+arch = 'ViT-B-16-quickgelu'
+clip_checkpoint = 'metaclip_400m'
+
+model = dict(
+    tower=dict(arch=arch, checkpoint=clip_checkpoint),
+    vocabulary=dict(text=dict(arch=arch, checkpoint=clip_checkpoint)),
+)
