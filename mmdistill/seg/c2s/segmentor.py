@@ -1,0 +1,272 @@
+"""C2S: CLIP-to-Seg distillation into a stock mmseg segmentor (paper 003).
+
+The student is mmseg's ``EncoderDecoder`` with a stock backbone and decode head whose ``conv_seg``
+outputs ``D`` channels: the features ``F`` in CLIP's embedding space. Classes are scored by text
+embeddings (``X_s = alpha F^T A_s``); a frozen CLIP tower (the teacher) is used only by :meth:`loss`:
+
+* global distillation (Sec. 3.2, Eq. 2): the CLS-weighted prototype of ``F`` against a bank of the
+  teacher's global CLS tokens (InfoNCE);
+* latent class mining (Sec. 3.1, Eq. 1): seeded k-means of the teacher's dense tokens where no seen
+  label is; pseudo masks = seen labels + latent classes;
+* local distillation (Eq. 3-4): each class's prototype against the CLS token of the image masked to
+  that class (all masked images of the step in one teacher forward);
+* latent embedding generation (Sec. 3.3): latent classes scored by ``X_u = beta cos(F, A'_u)``;
+  NEL + cross-entropy over ``cat(X_s, X_u)`` against the pseudo masks (Eq. 5).
+
+At test time only the student runs (``alpha F^T A`` over the test vocabulary), which is why
+:func:`~mmdistill.seg.c2s.export.export_student` can fold the text embeddings into ``conv_seg``
+and hand mmseg a stock model.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.models.utils import resize
+from mmseg.registry import MODELS
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from torch import Tensor
+
+from ...clip.vocabulary import check_class_names, read_class_names, text_embeddings
+from ...datasets.zero_shot_splits import resolve_split
+from ...models.contrastive import info_nce
+from ...utils import module_device
+from .bank import CLSTokenBank
+from .latent_embedding import LatentEmbeddingGenerator
+from .latent_mining import LatentClassMiner
+from .losses import class_prototypes, global_prototypes, nel_loss
+
+TEACHER_PREFIX = 'teacher.'
+
+
+@MODELS.register_module()
+class C2SSegmentor(EncoderDecoder):
+    """A stock mmseg segmentor trained by C2S distillation; CLIP is used in training only.
+
+    Args:
+        backbone / neck / decode_head: stock mmseg configs; the decode head's ``num_classes`` is the
+            text embedding dimension ``D`` (its ``conv_seg`` gives the features ``F``).
+        vocabulary: ``dict(classes=[...], unseen_classes=[...] or 'split.json', text=dict(arch=...,
+            checkpoint=..., templates=...))``: the dataset's classes in label order; training labels are
+            seen classes renumbered in that order (``SeenClassLabels``); testing scores all classes.
+        teacher: config of a frozen ``CLIPTower`` (the CLIP image tower of ``text``); needed by every
+            distillation part, not at test time and never saved in checkpoints.
+        global_distill: ``dict(weight=1.0, tau=0.07, bank_size=24)`` or ``None``.
+        local_distill: ``dict(weight=1.0, tau=0.07)`` or ``None``.
+        latent_mining: :class:`LatentClassMiner` arguments or ``None`` (no latent classes: local
+            distillation then covers the seen classes only).
+        latent_embedding: :class:`LatentEmbeddingGenerator` arguments or ``None``.
+        seen_scale: ``alpha`` of ``X_s``.
+        latent_scale: ``beta`` of ``X_u``.
+        pixel_loss: ``dict(nel_weight=1.0, ce_weight=1.0)``.
+        teacher_size: ``(h, w)`` the teacher sees the image at; default its native size.
+        teacher_mean / teacher_std: the teacher's input normalisation (0-255 RGB); the images are
+            re-normalised from the data preprocessor's.
+        seen_score_offset: if positive, test scores are ``sigmoid(X) - offset`` on seen classes (ZegCLIP's
+            calibration); 0 keeps the plain ``argmax X``, which the exported stock model reproduces.
+        ignore_index: the ignored label.
+    """
+
+    def __init__(self, backbone: ConfigType, decode_head: ConfigType, vocabulary: dict,
+                 teacher: OptConfigType = None, neck: OptConfigType = None,
+                 global_distill: Optional[dict] = None, local_distill: Optional[dict] = None,
+                 latent_mining: Optional[dict] = None, latent_embedding: Optional[dict] = None,
+                 seen_scale: float = 1.0, latent_scale: float = 20.0,
+                 pixel_loss: Optional[dict] = None, teacher_size: Optional[Sequence[int]] = None,
+                 teacher_mean: Sequence[float] = tuple(255 * m for m in OPENAI_DATASET_MEAN),
+                 teacher_std: Sequence[float] = tuple(255 * s for s in OPENAI_DATASET_STD),
+                 seen_score_offset: float = 0.0, ignore_index: int = 255,
+                 train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(backbone=backbone, decode_head=decode_head, neck=neck, train_cfg=train_cfg,
+                         test_cfg=test_cfg, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        needs_teacher = [name for name, part in (('global_distill', global_distill), ('local_distill', local_distill),
+                                                 ('latent_mining', latent_mining)) if part is not None]
+        if needs_teacher and teacher is None:
+            raise ValueError(f'{needs_teacher} need a CLIP teacher: set teacher=dict(type="CLIPTower", ...)')
+        if latent_embedding is not None and latent_mining is None:
+            raise ValueError('latent_embedding needs latent classes: set latent_mining too')
+        self.dim = self.decode_head.out_channels
+        self.teacher = MODELS.build(dict(teacher, trainable='none')) if teacher is not None else None
+        if self.teacher is not None and self.teacher.embed_dim != self.dim:
+            raise ValueError(f'decode_head.num_classes must be the teacher embedding dimension '
+                             f'{self.teacher.embed_dim} ({self.teacher.arch}), got {self.dim}')
+        self.global_distill = {**dict(weight=1.0, tau=0.07, bank_size=24), **(global_distill or {})}
+        self.local_distill = {**dict(weight=1.0, tau=0.07), **(local_distill or {})}
+        self.use_global, self.use_local = global_distill is not None, local_distill is not None
+        if self.use_global:
+            self.bank = CLSTokenBank(self.global_distill['bank_size'], self.dim)
+        self.miner = LatentClassMiner(**latent_mining) if latent_mining is not None else None
+        self.latent_generator = (LatentEmbeddingGenerator(self.dim, **latent_embedding)
+                                 if latent_embedding is not None else None)
+        self.seen_scale, self.latent_scale = seen_scale, latent_scale
+        self.pixel_loss = {**dict(nel_weight=1.0, ce_weight=1.0), **(pixel_loss or {})}
+        self.teacher_size = tuple(teacher_size) if teacher_size else (
+            self.teacher.native_size if self.teacher is not None else None)
+        self.register_buffer('teacher_mean', torch.tensor(teacher_mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('teacher_std', torch.tensor(teacher_std).view(1, 3, 1, 1), persistent=False)
+        self.seen_score_offset = seen_score_offset
+        self.ignore_index = ignore_index
+        self.text_cfg = dict(vocabulary['text'])
+        self.classes = check_class_names(read_class_names(vocabulary['classes']), 'vocabulary.classes')
+        self.seen_classes, self.unseen_classes = resolve_split(vocabulary['unseen_classes'], self.classes)
+        seen = self._embed(self.seen_classes)
+        self.register_buffer('seen_embeddings', seen, persistent=False)  # (N_s, D)
+        self.set_vocabulary(self.classes)
+        self._register_state_dict_hook(_drop_teacher)
+        self.register_load_state_dict_post_hook(_forgive_missing_teacher)
+
+    # -------------------------------------------------------------- vocabulary
+    def _embed(self, names: Sequence[str]) -> Tensor:
+        embeddings = text_embeddings(class_names=list(names), **self.text_cfg)
+        if embeddings.shape[1] != self.dim:
+            raise ValueError(f'the text embeddings of {self.text_cfg.get("arch")} have {embeddings.shape[1]} '
+                             f'dimensions but decode_head.num_classes is {self.dim}')
+        return embeddings.to(module_device(self.decode_head))
+
+    def set_vocabulary(self, classes: Union[str, Sequence[str]]) -> None:
+        """Segment ``classes`` (a list, comma string or file) from now on; the student is kept."""
+        names = check_class_names(read_class_names(classes), 'the test vocabulary')
+        self.register_buffer('test_embeddings', self._embed(names), persistent=False)  # (N, D)
+        seen = torch.tensor([n in self.seen_classes for n in names], device=self.test_embeddings.device)
+        self.register_buffer('test_seen', seen, persistent=False)
+        self.vocabulary = names
+        self.num_classes = self.out_channels = len(names)  # slide inference sizes its buffer by these
+
+    def train(self, mode: bool = True) -> C2SSegmentor:
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()
+        return self
+
+    # --------------------------------------------------------------- inference
+    def student_features(self, inputs: Tensor) -> Tensor:
+        """Images ``(B, 3, H, W)`` -> features ``F`` ``(B, D, h, w)`` (the decode head's ``conv_seg`` output)."""
+        return self.decode_head(self.extract_feat(inputs))
+
+    def classify(self, features: Tensor) -> Tensor:
+        """``alpha F^T A`` over the test vocabulary: ``(B, D, h, w)`` -> ``(B, N, h, w)``."""
+        logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.test_embeddings.to(features.dtype))
+        if self.seen_score_offset > 0:
+            logits = logits.sigmoid() - self.seen_score_offset * self.test_seen.view(1, -1, 1, 1).to(logits.dtype)
+        return logits
+
+    def encode_decode(self, inputs: Tensor, batch_img_metas: list[dict]) -> Tensor:
+        """Class scores ``(B, N, H, W)`` at the input size; the student alone."""
+        logits = self.classify(self.student_features(inputs))
+        return resize(logits, size=batch_img_metas[0]['img_shape'], mode='bilinear', align_corners=self.align_corners)
+
+    def _forward(self, inputs: Tensor, data_samples: Optional[SampleList] = None) -> Tensor:
+        return self.classify(self.student_features(inputs))
+
+    # ---------------------------------------------------------------- training
+    def teacher_inputs(self, inputs: Tensor) -> Tensor:
+        """The student's batch re-normalised for the teacher and resized to ``teacher_size``."""
+        pre = self.data_preprocessor
+        images = inputs * pre.std + pre.mean if getattr(pre, '_enable_normalize', False) else inputs
+        images = (images - self.teacher_mean) / self.teacher_std
+        return F.interpolate(images, size=self.teacher_size, mode='bilinear', align_corners=False)
+
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """``L = L_g + L_l + L_p`` (Eq. 6), each part logged under its own name."""
+        features = self.student_features(inputs)  # (B, D, h, w)
+        labels = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()  # (B, H, W)
+        num_seen = len(self.seen_classes)
+        losses = {}
+        pseudo, num_latent = labels, labels.new_zeros(labels.shape[0])
+        if self.teacher is not None:
+            images = self.teacher_inputs(inputs)
+            with torch.no_grad():
+                out = self.teacher(images, cls=True, dense=self.miner is not None)
+            global_cls = F.normalize(out.cls.float(), dim=-1)  # (B, D)
+            if self.miner is not None:
+                free = self.miner.unlabelled_tokens(labels, out.dense.shape[-2:], self.ignore_index)
+                latent, num_latent = self.miner(out.dense, free)  # (B, h_t, w_t)
+                latent = F.interpolate(latent[:, None].float(), size=labels.shape[-2:], mode='nearest')[:, 0].long()
+                pseudo = torch.where((labels == self.ignore_index) & (latent >= 0), num_seen + latent, labels)
+        num_classes = num_seen + int(num_latent.max())
+        small = F.interpolate(pseudo[:, None].float(), size=features.shape[-2:], mode='nearest')[:, 0].long()
+        prototypes, present = class_prototypes(features, small, num_classes, self.ignore_index)  # (B, C, D)
+        local_cls = local_valid = None
+        if self.use_local or self._generator_needs_local():
+            local_cls, local_valid = self.local_cls_tokens(images, pseudo, present)
+        if self.use_global:
+            slots = self.bank.push(global_cls)
+            losses['loss_global'] = self.global_distill['weight'] * info_nce(
+                global_prototypes(features, global_cls).float(), self.bank.tokens, slots, self.global_distill['tau'])
+        if self.use_local:
+            losses['loss_local'] = self.local_distill['weight'] * info_nce(
+                prototypes[local_valid].float(), local_cls[local_valid],
+                torch.arange(int(local_valid.sum()), device=features.device), self.local_distill['tau'])
+        logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.seen_embeddings.to(features.dtype))
+        target, valid = labels, torch.ones(labels.shape[0], num_seen, dtype=torch.bool, device=labels.device)
+        if self.latent_generator is not None and num_classes > num_seen:
+            latent_embeddings = self.latent_generator(
+                prototypes[:, num_seen:], local_cls[:, num_seen:] if local_cls is not None else None,
+                global_cls, local_cls, local_valid)  # (B, U, D)
+            cosine = torch.einsum('bdhw,bud->buhw', F.normalize(features, dim=1),
+                                  F.normalize(latent_embeddings, dim=-1))
+            logits = torch.cat([logits, self.latent_scale * cosine], 1)
+            classes = torch.arange(num_classes, device=labels.device)
+            valid = classes[None] < (num_seen + num_latent)[:, None]  # (B, C)
+            target = pseudo
+        losses.update(self.pixel_losses(logits, target, valid))
+        return losses
+
+    def _generator_needs_local(self) -> bool:
+        g = self.latent_generator
+        return g is not None and (g.query == 'cls' or (g.calibrator == 'transformer' and 'local' in g.keys))
+
+    def local_cls_tokens(self, images: Tensor, pseudo: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
+        """Teacher CLS tokens of the image masked to each present class: one batched forward.
+
+        Args:
+            images: ``(B, 3, h_t, w_t)`` teacher inputs.
+            pseudo: ``(B, H, W)`` pseudo labels.
+            present: ``(B, C)`` classes present on the feature grid.
+
+        Returns:
+            ``(B, C, D)`` normalised tokens (zero where not valid) and ``valid`` ``(B, C)``: present on the
+            feature grid and visible at the teacher's size.
+        """
+        small = F.interpolate(pseudo[:, None].float(), size=images.shape[-2:], mode='nearest')[:, 0].long()
+        b, c = present.shape
+        bins = torch.where(small == self.ignore_index, c, small).flatten(1)  # ignored pixels in an extra bin
+        area = torch.zeros(b, c + 1, dtype=torch.long, device=small.device).scatter_add_(1, bins, torch.ones_like(bins))
+        valid = present & (area[:, :c] > 0)
+        image_of, class_of = valid.nonzero(as_tuple=True)
+        masks = (small[image_of] == class_of[:, None, None])[:, None].to(images.dtype)  # (P, 1, h_t, w_t)
+        tokens = images.new_zeros(*valid.shape, self.dim)
+        if len(image_of):
+            with torch.no_grad():
+                cls = self.teacher(images[image_of] * masks, cls=True, dense=False).cls
+            tokens[image_of, class_of] = F.normalize(cls.float(), dim=-1).to(tokens.dtype)
+        return tokens, valid
+
+    def pixel_losses(self, logits: Tensor, target: Tensor, valid: Tensor) -> dict:
+        """NEL + cross-entropy (Eq. 5) of ``(B, C, h, w)`` logits against ``(B, H, W)`` labels.
+
+        Classes not ``valid`` ``(B, C)`` for an image take no part; pixels whose label is ignored neither. An image
+        whose pixels are all ignored contributes nothing (the sums are divided by the labelled pixels).
+        """
+        logits = resize(logits, size=target.shape[-2:], mode='bilinear', align_corners=self.align_corners).float()
+        masked = logits.masked_fill(~valid[..., None, None], float('-inf'))
+        ce = F.cross_entropy(masked, target, ignore_index=self.ignore_index, reduction='sum')
+        labelled = (target != self.ignore_index).sum().clamp(min=1)
+        return dict(loss_nel=self.pixel_loss['nel_weight'] * nel_loss(logits, target, valid, self.ignore_index),
+                    loss_ce=self.pixel_loss['ce_weight'] * ce / labelled)
+
+
+def _drop_teacher(module: C2SSegmentor, state_dict: dict, prefix: str, local_metadata: dict) -> None:
+    """Checkpoints hold the student (and the CLS bank), never the frozen teacher."""
+    for key in [k for k in state_dict if k.startswith(prefix + TEACHER_PREFIX)]:
+        del state_dict[key]
+
+
+def _forgive_missing_teacher(module: C2SSegmentor, incompatible_keys) -> None:
+    """The teacher comes from its own checkpoint: its keys are expected to be missing."""
+    missing = incompatible_keys.missing_keys
+    missing[:] = [k for k in missing if '.' + TEACHER_PREFIX not in '.' + k]

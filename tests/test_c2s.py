@@ -1,0 +1,318 @@
+"""C2S (paper 003): losses against hand-written references, the CLS bank (also across 2 processes), latent class
+mining, the segmentor's training / test paths and the export to a stock mmseg model."""
+import math
+import os.path as osp
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import DefaultScope
+from mmengine.structures import PixelData
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+
+import mmdistill  # noqa: F401
+from mmdistill.models.contrastive import info_nce
+from mmdistill.seg.c2s import (
+    CLSTokenBank,
+    LatentClassMiner,
+    LatentEmbeddingGenerator,
+    class_prototypes,
+    connected_components,
+    export_student,
+    global_prototypes,
+    nel_loss,
+)
+from mmdistill.seg.c2s.export import student_config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ARCH = 'mmdistill-tiny-ViT-P8'  # embed_dim 32, native 32 px
+CLASSES = ['cat', 'dog', 'car', 'tree', 'road', 'sky']
+UNSEEN = ['car', 'road']
+
+
+def c2s_cfg(**overrides) -> ConfigDict:
+    cfg = ConfigDict(
+        type='C2SSegmentor',
+        data_preprocessor=dict(type='SegDataPreProcessor', mean=[120.0, 110.0, 100.0], std=[60.0, 60.0, 60.0],
+                               size=(32, 32)),
+        backbone=dict(type='MixVisionTransformer', in_channels=3, embed_dims=8, num_stages=4, num_layers=[1, 1, 1, 1],
+                      num_heads=[1, 1, 1, 1], patch_sizes=[7, 3, 3, 3], sr_ratios=[8, 4, 2, 1],
+                      out_indices=(0, 1, 2, 3)),
+        decode_head=dict(type='SegformerHead', in_channels=[8, 8, 8, 8], in_index=[0, 1, 2, 3], channels=16,
+                         num_classes=32, dropout_ratio=0.0, align_corners=False),
+        vocabulary=dict(classes=CLASSES, unseen_classes=UNSEEN, text=dict(arch=ARCH, checkpoint=None,
+                                                                        templates=['a {}.'])),
+        teacher=dict(type='CLIPTower', arch=ARCH, checkpoint=None),
+        global_distill=dict(bank_size=8),
+        local_distill=dict(),
+        latent_mining=dict(window_sizes=(1, 2), merge_threshold=0.9),
+        latent_embedding=dict(num_heads=2),
+        test_cfg=dict(mode='whole'))
+    cfg.update(overrides)
+    return cfg
+
+
+def build(**overrides):
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        return MODELS.build(c2s_cfg(**overrides))
+
+
+def samples_with_labels(labels: torch.Tensor) -> list[SegDataSample]:
+    out = []
+    for lab in labels:
+        s = SegDataSample(gt_sem_seg=PixelData(data=lab[None]))
+        s.set_metainfo(dict(img_shape=tuple(lab.shape), ori_shape=tuple(lab.shape)))
+        out.append(s)
+    return out
+
+
+def seen_labels(batch: int = 2, size: int = 32) -> torch.Tensor:
+    """Seen ids 0..3 in quadrants, an ignored (unseen) band in the middle rows."""
+    labels = torch.zeros(batch, size, size, dtype=torch.long)
+    labels[:, :, size // 2:] = 1
+    labels[:, size // 2:, :] += 2
+    labels[:, 12:20] = 255
+    return labels
+
+
+# ----------------------------------------------------------------------------- losses
+def test_info_nce_equals_hand_computation():
+    torch.manual_seed(0)
+    q, k = torch.randn(3, 5), torch.randn(4, 5)
+    pos = torch.tensor([2, 0, 3])
+    qn, kn = F.normalize(q, dim=1), F.normalize(k, dim=1)
+    expected = -sum(math.log(math.exp(float(qn[i] @ kn[pos[i]]) / 0.1)
+                             / sum(math.exp(float(qn[i] @ kn[j]) / 0.1) for j in range(4))) for i in range(3)) / 3
+    assert float(info_nce(q, k, pos, tau=0.1)) == pytest.approx(expected, rel=1e-5)
+    empty = torch.zeros(0, 5, requires_grad=True)
+    assert float(info_nce(empty, k, torch.zeros(0, dtype=torch.long), 0.1)) == 0.0
+
+
+def test_global_prototype_equals_hand_computation():
+    torch.manual_seed(0)
+    feats, cls = torch.randn(2, 6, 3, 4), torch.randn(2, 6)
+    out = global_prototypes(feats, cls)
+    for b in range(2):
+        flat = feats[b].reshape(6, -1)  # (D, L)
+        w = torch.softmax(cls[b] @ flat / math.sqrt(6), dim=0)  # (L,)
+        torch.testing.assert_close(out[b], (w[None] * flat).sum(1))
+
+
+def test_class_prototypes_equal_masked_means():
+    torch.manual_seed(0)
+    feats = torch.randn(2, 4, 5, 5)
+    labels = torch.randint(0, 3, (2, 5, 5))
+    labels[0, 0] = 255
+    labels[1][labels[1] == 2] = 0  # class 2 absent from image 1
+    protos, present = class_prototypes(feats, labels, 4)
+    for b in range(2):
+        for c in range(4):
+            mask = labels[b] == c
+            assert bool(present[b, c]) == bool(mask.any())
+            expected = feats[b][:, mask].mean(1) if mask.any() else torch.zeros(4)
+            torch.testing.assert_close(protos[b, c], expected)
+
+
+def test_nel_loss_equals_hand_computation():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 4, 4)
+    labels = torch.randint(0, 3, (2, 4, 4))
+    labels[0, 0, :2] = 255
+    labels[1][labels[1] == 1] = 0
+    valid = torch.tensor([[True, True, True], [True, True, False]])
+    focal_sum, dice_sum, pairs = 0.0, 0.0, 0
+    for b in range(2):
+        keep = labels[b] != 255
+        for c in range(3):
+            if not valid[b, c]:
+                continue
+            x, t = logits[b, c][keep], (labels[b][keep] == c).float()
+            p = torch.sigmoid(x)
+            pt = p * t + (1 - p) * (1 - t)
+            at = 0.25 * t + 0.75 * (1 - t)
+            focal_sum += float((-at * (1 - pt) ** 2 * torch.log(pt)).mean())
+            if t.sum() > 0:
+                pairs += 1
+                dice_sum += float(1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1))
+    expected = (100 * focal_sum + dice_sum) / pairs
+    assert float(nel_loss(logits, labels, valid)) == pytest.approx(expected, rel=1e-4)
+
+
+# ------------------------------------------------------------------------------- bank
+def test_bank_keeps_its_size_and_replaces_the_oldest_first():
+    bank = CLSTokenBank(size=5, dim=2)
+    first = torch.arange(6.).view(3, 2)
+    assert bank.push(first).tolist() == [0, 1, 2]
+    assert torch.equal(bank.tokens, first)
+    second = 10 + torch.arange(6.).view(3, 2)
+    assert bank.push(second).tolist() == [3, 4, 0]  # slot 0 held the oldest token
+    assert bank.tokens.shape == (5, 2)
+    assert torch.equal(bank.tokens[0], second[2]) and torch.equal(bank.tokens[1], first[1])
+    with pytest.raises(ValueError, match='holds 5 tokens but a step brings 6'):
+        bank.push(torch.zeros(6, 2))
+    restored = CLSTokenBank(size=5, dim=2)
+    restored.load_state_dict(bank.state_dict())
+    assert restored.push(torch.ones(1, 2)).tolist() == [1]
+
+
+def _gather_worker(rank: int, init_file: str, results) -> None:
+    torch.distributed.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    bank = CLSTokenBank(size=6, dim=2)
+    slots = bank.push(torch.full((2, 2), float(rank + 1)))
+    results[rank] = (slots.tolist(), bank.tokens.clone())
+    torch.distributed.destroy_process_group()
+
+
+def test_bank_gathers_across_two_processes(tmp_path):
+    results = mp.Manager().dict()
+    mp.start_processes(_gather_worker, args=(str(tmp_path / 'init'), results), nprocs=2, join=True,
+                       start_method='fork')  # spawn would re-import the whole package in each process
+    assert results[0][0] == [0, 1] and results[1][0] == [2, 3]
+    expected = torch.tensor([[1., 1.], [1., 1.], [2., 2.], [2., 2.]])
+    assert torch.equal(results[0][1], expected) and torch.equal(results[1][1], expected)
+
+
+# ---------------------------------------------------------------------- latent mining
+def test_connected_components_by_min_label():
+    adj = torch.zeros(1, 5, 5, dtype=torch.bool)
+    for i, j in ((0, 3), (3, 4), (1, 2)):
+        adj[0, i, j] = adj[0, j, i] = True
+    assert connected_components(adj).tolist() == [[0, 1, 1, 0, 0]]
+
+
+def test_mining_recovers_planted_clusters_and_never_labels_seen_tokens():
+    torch.manual_seed(0)
+    d, h, w = 16, 8, 8
+    directions = F.normalize(torch.randn(4, d), dim=1)
+    region = torch.zeros(h, w, dtype=torch.long)  # 0: seen; 1, 2, 3: planted unlabelled clusters
+    region[:, 4:6], region[:, 6:], region[6:, :4] = 1, 2, 3
+    tokens = directions[region].permute(2, 0, 1) + 0.05 * torch.randn(d, h, w)
+    tokens = torch.stack([tokens, tokens.flip(-1)])  # two images, the second mirrored
+    unlabelled = torch.stack([region > 0, (region > 0).flip(-1)])
+    latent, count = LatentClassMiner(window_sizes=(2, 4), merge_threshold=0.8)(tokens, unlabelled)
+    assert count.tolist() == [3, 3]
+    for b, reg in enumerate((region, region.flip(-1))):
+        assert bool((latent[b][reg == 0] == -1).all())  # seen tokens are never latent
+        ids = [latent[b][reg == k].unique().tolist() for k in (1, 2, 3)]
+        assert all(len(i) == 1 for i in ids) and len({i[0] for i in ids}) == 3
+
+
+def test_unlabelled_tokens_follow_the_majority_of_their_pixels():
+    labels = torch.zeros(1, 4, 4, dtype=torch.long)
+    labels[0, :2, :2] = 255  # cell (0, 0) fully ignored
+    labels[0, 2, 2] = 255  # cell (1, 1) a quarter ignored
+    free = LatentClassMiner().unlabelled_tokens(labels, (2, 2), 255)
+    assert free.tolist() == [[[True, False], [False, False]]]
+
+
+def test_latent_generator_variants():
+    b, u, o, d = 2, 3, 4, 8
+    args = (torch.randn(b, u, d), torch.randn(b, u, d), torch.randn(b, d), torch.randn(b, o, d),
+            torch.tensor([[True, True, False, False], [False] * 4]))
+    for kwargs in (dict(), dict(keys=('local',)), dict(calibrator='mlp'), dict(query='cls', calibrator='mlp')):
+        assert LatentEmbeddingGenerator(d, num_heads=2, **kwargs)(*args).shape == (b, u, d)
+    assert torch.equal(LatentEmbeddingGenerator(d, calibrator='none')(*args), args[0])
+    assert torch.equal(LatentEmbeddingGenerator(d, query='cls', calibrator='none')(*args), args[1])
+    with pytest.raises(ValueError, match='calibrator must be one of'):
+        LatentEmbeddingGenerator(d, calibrator='lstm')
+
+
+# ------------------------------------------------------------------------- segmentor
+def test_training_step_losses_and_gradients():
+    model = build().train()
+    labels = seen_labels()
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples_with_labels(labels))
+    assert set(losses) == {'loss_global', 'loss_local', 'loss_nel', 'loss_ce'}
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert all(p.grad is None for p in model.teacher.parameters())
+    assert model.decode_head.conv_seg.weight.grad.abs().sum() > 0
+    assert any(p.grad is not None for p in model.latent_generator.parameters())
+    assert int(model.bank.filled) == 2
+
+
+def test_seen_only_student_needs_no_teacher_and_ignores_all_ignored_images():
+    model = build(teacher=None, global_distill=None, local_distill=None, latent_mining=None,
+                  latent_embedding=None).train()
+    assert model.teacher is None
+    labels = seen_labels()
+    labels[1] = 255  # an image with only ignored pixels adds nothing and is not a NaN
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples_with_labels(labels))
+    assert set(losses) == {'loss_nel', 'loss_ce'} and all(torch.isfinite(v) for v in losses.values())
+    only_first = model.loss(torch.randn(2, 3, 32, 32)[:1], samples_with_labels(labels[:1]))
+    assert torch.isfinite(only_first['loss_ce'])
+
+
+def test_bad_configs_are_clear_errors():
+    with pytest.raises(ValueError, match='need a CLIP teacher'):
+        build(teacher=None)
+    with pytest.raises(ValueError, match='latent_embedding needs latent classes'):
+        build(latent_mining=None)
+    with pytest.raises(ValueError, match='not in the dataset classes'):
+        build(vocabulary=dict(classes=CLASSES, unseen_classes=['car', 'boat'], text=dict(arch=ARCH, checkpoint=None)))
+    with pytest.raises(ValueError, match='more than once'):
+        build(vocabulary=dict(classes=CLASSES + ['cat'], unseen_classes=UNSEEN, text=dict(arch=ARCH, checkpoint=None)))
+    with pytest.raises(ValueError, match='teacher embedding dimension'):
+        build(decode_head=dict(c2s_cfg().decode_head, num_classes=16))
+    model = build(global_distill=dict(bank_size=1)).train()
+    with pytest.raises(ValueError, match='bank size of at least 2'):
+        model.loss(torch.randn(2, 3, 32, 32), samples_with_labels(seen_labels()))
+
+
+@torch.no_grad()
+def test_test_vocabulary_sizes_whole_and_slide_inference():
+    model = build().eval()
+    images = torch.randn(1, 3, 32, 32)
+    assert model(images, mode='tensor').shape[1] == len(CLASSES)
+    model.set_vocabulary(CLASSES + ['boat', 'bus', 'person'])  # larger than any training vocabulary
+    metas = [dict(img_shape=(32, 32), ori_shape=(32, 32))]
+    whole = model.inference(images, metas)
+    model.test_cfg = ConfigDict(mode='slide', crop_size=(32, 32), stride=(16, 16))
+    slide = model.inference(images, metas)
+    assert whole.shape == slide.shape == (1, 9, 32, 32)
+    torch.testing.assert_close(whole, slide)
+
+
+def test_checkpoints_hold_no_teacher(tmp_path):
+    model = build()
+    state = model.state_dict()
+    assert not [k for k in state if k.startswith('teacher.')]
+    assert 'bank.bank' in state
+    result = build().load_state_dict(state, strict=True)
+    assert not result.missing_keys
+
+
+@torch.no_grad()
+def test_exported_student_is_the_stock_model_and_predicts_the_same():
+    model = build().eval()
+    torch.nn.init.normal_(model.decode_head.conv_seg.bias)
+    state, classes = export_student(model)
+    assert classes == CLASSES and not [k for k in state if k.startswith(('teacher', 'bank', 'latent'))]
+    cfg = Config(dict(model=c2s_cfg(), test_dataloader=dict(dataset=dict(type='BaseSegDataset'))))
+    stock_cfg = student_config(cfg, classes)
+    assert stock_cfg.model.type == 'EncoderDecoder' and 'custom_imports' not in stock_cfg
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        stock = MODELS.build(stock_cfg.model).eval()
+    stock.load_state_dict(state, strict=True)
+    assert not any('CLIP' in type(m).__name__ for m in stock.modules())
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        reference = MODELS.build(dict(stock_cfg.model))  # the stock model, freshly built: same parameter count
+    assert sum(p.numel() for p in stock.parameters()) == sum(p.numel() for p in reference.parameters())
+    images = torch.randn(2, 3, 32, 32)
+    metas = [dict(img_shape=(32, 32), ori_shape=(32, 32))] * 2
+    torch.testing.assert_close(stock.inference(images, metas), model.inference(images, metas), atol=1e-4, rtol=1e-4)
+    model.seen_score_offset = 0.1
+    with pytest.raises(ValueError, match='seen_score_offset'):
+        export_student(model)
+
+
+def test_world_configs_build():
+    for name in ('c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+                 'seen-only_segformer-mit-b0_1xb16-1k_synthetic-96.py'):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', 'c2s', name))
+        assert cfg.model.type == 'C2SSegmentor' and cfg.default_scope == 'mmseg'
+        assert cfg.model.decode_head.num_classes == 128  # the world CLIP's embedding dimension
