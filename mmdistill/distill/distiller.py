@@ -136,13 +136,14 @@ class Distiller(BaseModel):
         text: optional ``dict(arch=..., checkpoint=..., class_names=..., templates=...)`` for the
             ``text`` signal (RegionText's concept vocabulary).
         seed: seed of the view sampler; each step's generator is derived from
-            ``(seed, rank, step)`` (:func:`~.views.view_generator`).
+            ``(seed, rank, step)`` (:func:`~.views.view_generator`). ``None``: the seed of torch's
+            default generator when the model is built (the run's ``randomness.seed``).
     """
 
     def __init__(self, student: dict, teachers: dict, views: Union[dict, Sequence[dict]], terms: Sequence[dict],
                  towers: Optional[dict] = None, heads: Optional[dict] = None, text_tower: Optional[dict] = None,
                  trainable: Optional[Sequence[str]] = None, student_size: int = 1024, token_size: int = 7,
-                 text: Optional[dict] = None, seed: int = 0, data_preprocessor: Optional[dict] = None,
+                 text: Optional[dict] = None, seed: Optional[int] = None, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.towers = nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in (towers or {}).items()})
@@ -176,7 +177,7 @@ class Distiller(BaseModel):
             self.register_buffer('text', text_embeddings(class_names=names, **text), persistent=False)
         else:
             self.text = None
-        self.seed = seed
+        self.seed = torch.initial_seed() % 2 ** 32 if seed is None else seed
         # steps taken: with the seed and the rank it fixes each step's views, also after a resume
         self.register_buffer('view_step', torch.zeros((), dtype=torch.long))
         if trainable is not None:

@@ -36,6 +36,9 @@ class CLIPTextTower(BaseModule):
         self.arch = arch
         self.tokenizer = build_tokenizer(arch)
         self.requires_grad_(trainable)
+        for name in ('logit_scale', 'logit_bias'):  # image-text terms own their scale and bias
+            if isinstance(getattr(self.clip, name, None), torch.nn.Parameter):
+                getattr(self.clip, name).requires_grad_(False)
 
     def forward(self, captions: Sequence[str]) -> torch.Tensor:
         """``B`` captions -> ``(B, D)`` normalised embeddings (fp32)."""

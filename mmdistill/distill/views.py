@@ -35,18 +35,19 @@ from ..clip.pooling import crop_and_resize
 from ..registry import MODELS
 
 Size = tuple[int, int]
-# 0 <= seed < 2**32, rank < 2**8, step < 2**24: distinct (seed, rank, step) give distinct generator seeds
-RANK_SHIFT, STEP_SHIFT = 32, 40
+RANK_SHIFT = 24  # ranks < 256 and steps < 2**24 share the 32 bits torch's CPU generator is seeded with
+SEED_MIX = 0x9E3779B1  # spreads the seeds over the 32 bits, so two seeds do not walk the same sequence
 
 
 def view_generator(seed: int, rank: int, step: int) -> torch.Generator:
     """The view sampler's generator of one training step on one rank.
 
     Derived from ``(seed, rank, step)`` alone, so ranks draw different views and a run resumed at
-    step ``t`` (the step counter travels with checkpoints) draws what it would have drawn.
-    ``seed + (rank << 32) + (step << 40)``: rank 0's first step uses ``seed`` itself.
+    step ``t`` (the step counter travels with checkpoints) draws what it would have drawn:
+    ``(seed * SEED_MIX + (rank << 24) + step) mod 2**32`` (torch's CPU generator keeps 32 bits of a
+    seed). For one seed every (rank, step) has its own generator; seed 0, rank 0, step 0 is seed 0.
     """
-    return torch.Generator().manual_seed(seed + (rank << RANK_SHIFT) + (step << STEP_SHIFT))
+    return torch.Generator().manual_seed((seed * SEED_MIX + (rank << RANK_SHIFT) + step) % 2 ** 32)
 
 
 @dataclass
