@@ -316,3 +316,34 @@ def test_world_configs_build():
         cfg = Config.fromfile(osp.join(REPO, 'configs', 'c2s', name))
         assert cfg.model.type == 'C2SSegmentor' and cfg.default_scope == 'mmseg'
         assert cfg.model.decode_head.num_classes == 128  # the world CLIP's embedding dimension
+
+
+def test_table4_distillation_losses():
+    from mmdistill.seg.c2s.segmentor import distill_loss
+    torch.manual_seed(0)
+    protos, tokens, pos = torch.randn(3, 4), torch.randn(5, 4), torch.tensor([4, 0, 2])
+    cos = F.cosine_similarity(protos, tokens[pos], dim=-1).mean()
+    assert float(distill_loss('cosine', protos, tokens, pos, 0.1)) == pytest.approx(1 - float(cos), rel=1e-6)
+    l2 = sum(float(((protos[i] - tokens[pos[i]]) ** 2).sum()) for i in range(3)) / 3
+    assert float(distill_loss('l2', protos, tokens, pos, 0.1)) == pytest.approx(l2, rel=1e-6)
+    with pytest.raises(ValueError, match="global_distill.loss must be one of"):
+        build(global_distill=dict(loss='kl'))
+
+
+def test_real_scale_configs_parse_and_one_builds():
+    names = sorted(osp.relpath(p, REPO) for p in __import__('glob').glob(osp.join(REPO, 'configs', 'c2s', '**', '*.py'),
+                                                                           recursive=True))
+    assert len(names) >= 24
+    for name in names:
+        model = Config.fromfile(osp.join(REPO, name)).model
+        assert model.type == 'C2SSegmentor', name
+        assert model.vocabulary.unseen_classes, name
+    cfg = Config.fromfile(osp.join(REPO, 'configs/c2s/c2s_segnext-mscan-b_8xb2-20k_voc15-5-512x512.py'))
+    cfg.model.backbone.init_cfg = None
+    cfg.model.teacher.checkpoint = None
+    cfg.model.vocabulary.text.update(checkpoint=None, templates=['a {}.'])
+    cfg.model.decode_head.norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    assert model.seen_classes == [c for c in cfg.classes if c not in cfg.unseen_classes]
+    assert model.test_embeddings.shape == (20, 512) and model.teacher_size == (224, 224)

@@ -8,10 +8,14 @@ The student's ``conv_seg`` maps decoder features to ``F`` (``D`` channels) and t
 from __future__ import annotations
 
 import copy
+import os
+import os.path as osp
+from typing import Optional
 
 import torch
 from mmengine.config import Config
 
+from ...clip.export import save_checkpoint_atomic
 from .segmentor import C2SSegmentor
 
 STUDENT_PREFIXES = ('backbone.', 'neck.', 'decode_head.')
@@ -59,3 +63,32 @@ def student_config(cfg: Config, classes: list[str]) -> Config:
         keep = ('timer', 'logger', 'visualization')
         out['default_hooks'] = {k: v for k, v in out['default_hooks'].items() if k in keep}
     return Config(out)
+
+
+def export_c2s(config: str, checkpoint: str, out_dir: str, cfg_options: Optional[dict] = None) -> tuple[str, str]:
+    """Build the C2S model of ``config``, load ``checkpoint`` and write the stock student: ``(weights, config)`` paths.
+
+    The files are ``<out_dir>/<config name>_mmseg.pth`` (a plain state dict, written atomically) and
+    ``<out_dir>/<config name>_mmseg.py``; ``python tools/test.py <config> <weights>`` then runs with mmseg alone.
+    """
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import load_checkpoint
+    from mmseg.registry import MODELS
+
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'C2S checkpoint not found: {checkpoint}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.model.get('type') != 'C2SSegmentor':
+        raise ValueError(f'{config}: model.type is {cfg.model.get("type")!r}, not C2SSegmentor')
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    state, classes = export_student(model.eval())
+    name = osp.splitext(osp.basename(config))[0]
+    os.makedirs(out_dir, exist_ok=True)
+    weights = save_checkpoint_atomic(state, osp.join(out_dir, f'{name}_mmseg.pth'))
+    cfg_path = osp.join(out_dir, f'{name}_mmseg.py')
+    student_config(cfg, classes).dump(cfg_path)
+    return weights, cfg_path

@@ -40,6 +40,20 @@ from .latent_mining import LatentClassMiner
 from .losses import class_prototypes, global_prototypes, nel_loss
 
 TEACHER_PREFIX = 'teacher.'
+DISTILL_LOSSES = ('infonce', 'cosine', 'l2')
+
+
+def distill_loss(kind: str, prototypes: Tensor, tokens: Tensor, positive: Tensor, tau: float) -> Tensor:
+    """Prototypes ``(N, D)`` against CLS tokens ``(M, D)``, ``positive`` ``(N,)`` indexing each one's own token.
+
+    ``'infonce'``: Eq. 2 / 4; ``'cosine'``: ``1 - mean cos``; ``'l2'``: mean squared distance (Table 4).
+    """
+    if kind == 'infonce':
+        return info_nce(prototypes, tokens, positive, tau)
+    target = tokens[positive]
+    if kind == 'cosine':
+        return 1 - F.cosine_similarity(prototypes, target, dim=-1).mean() if len(target) else prototypes.sum() * 0
+    return (prototypes - target).pow(2).sum(-1).mean() if len(target) else prototypes.sum() * 0
 
 
 @MODELS.register_module()
@@ -54,8 +68,10 @@ class C2SSegmentor(EncoderDecoder):
             seen classes renumbered in that order (``SeenClassLabels``); testing scores all classes.
         teacher: config of a frozen ``CLIPTower`` (the CLIP image tower of ``text``); needed by every
             distillation part, not at test time and never saved in checkpoints.
-        global_distill: ``dict(weight=1.0, tau=0.07, bank_size=24)`` or ``None``.
-        local_distill: ``dict(weight=1.0, tau=0.07)`` or ``None``.
+        global_distill: ``dict(weight=1.0, tau=0.07, bank_size=24, loss='infonce')`` or ``None``.
+        local_distill: ``dict(weight=1.0, tau=0.07, loss='infonce')`` or ``None``. ``loss``: ``'infonce'`` (the
+            paper), or Table 4's alternatives ``'cosine'`` (``1 - cos``) and ``'l2'`` (squared distance) to the
+            positive alone.
         latent_mining: :class:`LatentClassMiner` arguments or ``None`` (no latent classes: local
             distillation then covers the seen classes only).
         latent_embedding: :class:`LatentEmbeddingGenerator` arguments or ``None``.
@@ -94,9 +110,12 @@ class C2SSegmentor(EncoderDecoder):
         if self.teacher is not None and self.teacher.embed_dim != self.dim:
             raise ValueError(f'decode_head.num_classes must be the teacher embedding dimension '
                              f'{self.teacher.embed_dim} ({self.teacher.arch}), got {self.dim}')
-        self.global_distill = {**dict(weight=1.0, tau=0.07, bank_size=24), **(global_distill or {})}
-        self.local_distill = {**dict(weight=1.0, tau=0.07), **(local_distill or {})}
+        self.global_distill = {**dict(weight=1.0, tau=0.07, bank_size=24, loss='infonce'), **(global_distill or {})}
+        self.local_distill = {**dict(weight=1.0, tau=0.07, loss='infonce'), **(local_distill or {})}
         self.use_global, self.use_local = global_distill is not None, local_distill is not None
+        for name, part in (('global_distill', self.global_distill), ('local_distill', self.local_distill)):
+            if part['loss'] not in DISTILL_LOSSES:
+                raise ValueError(f'{name}.loss must be one of {DISTILL_LOSSES}, got {part["loss"]!r}')
         if self.use_global:
             self.bank = CLSTokenBank(self.global_distill['bank_size'], self.dim)
         self.miner = LatentClassMiner(**latent_mining) if latent_mining is not None else None
@@ -195,11 +214,12 @@ class C2SSegmentor(EncoderDecoder):
             local_cls, local_valid = self.local_cls_tokens(images, pseudo, present)
         if self.use_global:
             slots = self.bank.push(global_cls)
-            losses['loss_global'] = self.global_distill['weight'] * info_nce(
-                global_prototypes(features, global_cls).float(), self.bank.tokens, slots, self.global_distill['tau'])
+            losses['loss_global'] = self.global_distill['weight'] * distill_loss(
+                self.global_distill['loss'], global_prototypes(features, global_cls).float(), self.bank.tokens, slots,
+                self.global_distill['tau'])
         if self.use_local:
-            losses['loss_local'] = self.local_distill['weight'] * info_nce(
-                prototypes[local_valid].float(), local_cls[local_valid],
+            losses['loss_local'] = self.local_distill['weight'] * distill_loss(
+                self.local_distill['loss'], prototypes[local_valid].float(), local_cls[local_valid],
                 torch.arange(int(local_valid.sum()), device=features.device), self.local_distill['tau'])
         logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.seen_embeddings.to(features.dtype))
         target, valid = labels, torch.ones(labels.shape[0], num_seen, dtype=torch.bool, device=labels.device)

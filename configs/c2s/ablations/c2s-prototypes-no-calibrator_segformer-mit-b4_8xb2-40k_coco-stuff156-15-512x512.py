@@ -1,0 +1,4 @@
+# Table 6 "Prototypes, -": the latent prototypes are the embeddings.
+_base_ = ['./c2s_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py']
+
+model = dict(latent_embedding=dict(calibrator='none'))
