@@ -90,3 +90,4 @@ def test_atas_with_r_scd_shares_one_frozen_tower():
     model = MODELS.build(cfg.model)
     assert model.teachers['frozen'].tower is model.teachers['refined'].tower is model.towers['clip']
     assert set(model.views.view_names) == {'mosaic', 'tiles', 'full', 'image', 'crops', 'stretched'}
+

@@ -63,7 +63,8 @@ def test_dino_loss_and_centre_update_against_a_hand_written_reference():
     src_s, src_t = torch.tensor([0, 1] * 4), torch.tensor([0, 1, 0, 1])
     center = loss.center.clone()
     value = loss(s, t, src_s, src_t)
-    assert math.isclose(float(value.detach()), dino_reference(s.detach(), t, src_s, src_t, center, 0.1, 0.04), rel_tol=1e-5)
+    expected = dino_reference(s.detach(), t, src_s, src_t, center, 0.1, 0.04)
+    assert math.isclose(float(value.detach()), expected, rel_tol=1e-5)
     torch.testing.assert_close(loss.center, 0.9 * center + 0.1 * t.mean(0, keepdim=True))
     value.backward()
     assert s.grad is not None and s.grad.abs().sum() > 0
@@ -148,3 +149,4 @@ def test_silc_config_pairs_local_student_crops_with_global_teacher_crops():
     trainable = tiny_silc(text_trainable=True)
     assert any(p.requires_grad for p in trainable.text_tower.parameters())
     assert not trainable.text_tower.clip.logit_scale.requires_grad  # the term owns the scale
+
