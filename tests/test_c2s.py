@@ -347,3 +347,18 @@ def test_real_scale_configs_parse_and_one_builds():
         model = MODELS.build(cfg.model)
     assert model.seen_classes == [c for c in cfg.classes if c not in cfg.unseen_classes]
     assert model.test_embeddings.shape == (20, 512) and model.teacher_size == (224, 224)
+
+
+def test_inferencer_with_a_user_vocabulary(tmp_path):
+    from mmdistill.seg import OVSegInferencer
+    model = build()
+    checkpoint = str(tmp_path / 'c2s.pth')
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    cfg = Config(dict(model=c2s_cfg(), default_scope='mmseg', visualizer=dict(type='SegLocalVisualizer'),
+                      test_dataloader=dict(dataset=dict(pipeline=[dict(type='LoadImageFromFile'),
+                                                                  dict(type='PackSegInputs')]))))
+    inferencer = OVSegInferencer(cfg, weights=checkpoint, texts='cat,dog,bus', device='cpu')
+    image = (torch.rand(40, 56, 3) * 255).to(torch.uint8).numpy()
+    result = inferencer(image, return_vis=True)
+    assert result['predictions'].shape == (40, 56) and int(result['predictions'].max()) < 3
+    assert result['visualization'].shape[0] >= 40 and result['visualization'].shape[1] > 56  # overlay + legend

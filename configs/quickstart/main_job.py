@@ -69,4 +69,17 @@ sections = [
               dict(tower='clipself', label='CLIPSelf, NACLIP', default=False,
                    test_options={'model.tower.dense_path': 'naclip'}),
               dict(tower='r_sc_clipself', label='R-SC-CLIPSelf, value', default=False)]),
+    dict(
+        name='zero_shot_students',
+        title=('Inductive zero-shot segmentation with no CLIP at test time, C2S (mIoU / sIoU / uIoU / hIoU, %, '
+               'val split; 24 seen / 8 unseen classes; a SegFormer with the MiT-B0 layout trained from scratch '
+               'on the seen classes)'),
+        config='configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+        tower_key=None,  # the configs name the run's tiny CLIP: the text tower, and C2S's teacher
+        train=True,
+        picture='unseen_comparison',
+        columns=[('mIoU', ['mIoU']), ('sIoU', ['sIoU']), ('uIoU', ['uIoU']), ('hIoU', ['hIoU'])],
+        rows=[dict(tower='tiny_clip', label='seen classes only, text classifier (no CLIP)',
+                   config='configs/c2s/seen-only_segformer-mit-b0_1xb16-1k_synthetic-96.py'),
+              dict(tower='tiny_clip', label='C2S, tiny CLIP teacher')]),
 ]

@@ -200,11 +200,13 @@ def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool)
 
 @dataclass
 class Row:
-    """One row of a section: a tower (key of ``towers``), optional test-time config options."""
+    """One row of a section: a tower (key of ``towers``), optional test-time config options and its own config
+    (default: the section's)."""
 
     label: str
     tower: str
     default: bool = True
+    config: Optional[str] = None
     test_options: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     spread: dict = field(default_factory=dict)
@@ -215,12 +217,15 @@ class Row:
 
 @dataclass
 class Section:
-    """A config tested once per row with the row's tower at ``tower_key`` (trained on it first if ``train``)."""
+    """A config tested once per row with the row's tower at ``tower_key`` (trained on it first if ``train``).
+
+    ``tower_key=None``: the config names the run's tiny CLIP itself (e.g. as a distillation teacher).
+    """
 
     name: str
     title: str
     config: str
-    tower_key: str
+    tower_key: Optional[str]
     columns: list
     rows: list
     train: bool = False
@@ -242,15 +247,22 @@ def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
                 raise KeyError(f'{config}: section {spec["name"]!r} names tower {row["tower"]!r}; '
                                f'known towers: {sorted(towers)}')
             rows.append(Row(label=row.get('label', towers[row['tower']]['label']), tower=row['tower'],
-                            default=row.get('default', True), test_options=row.get('test_options', {})))
+                            default=row.get('default', True), test_options=row.get('test_options', {}),
+                            config=row.get('config')))
         columns = [(c[0], list(c[1]), c[2] if len(c) > 2 else 1.0) for c in spec.pop('columns')]
         sections.append(Section(rows=rows, columns=columns, **spec))
     return towers, sections
 
 
-def trained_model(section: Section, tower: str, paths: QuickstartPaths, seed: int, force: bool) -> str:
-    """Train the section's config on ``tower`` (cached per tower, config and seed); its last checkpoint."""
-    key = file_key(resolved_config(section.config), tower, osp.join(paths.world, 'meta.json'), str(seed))
+def tower_options(section: Section, tower: str) -> dict:
+    """The config options that put ``tower`` into the section's config."""
+    return {section.tower_key: tower} if section.tower_key else {}
+
+
+def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths, seed: int, force: bool) -> str:
+    """Train the row's config on ``tower`` (cached per tower, config and seed); its last checkpoint."""
+    config = row.config or section.config
+    key = file_key(resolved_config(config), tower, osp.join(paths.world, 'meta.json'), str(seed))
     work_dir = paths.stage_dir(osp.join(section.name, f'seed{seed}_{key}'))
     done = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(done) and not force:
@@ -259,26 +271,27 @@ def trained_model(section: Section, tower: str, paths: QuickstartPaths, seed: in
             print(f'{section.name} model on {osp.basename(tower)} (seed {seed}) found (cached)')
             return path
     # the section tests the model itself: no validation during training
-    runner = train_from_config(section.config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
-                               **{section.tower_key: tower, 'train_cfg.val_interval': 10 ** 9})
+    runner = train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
+                               **tower_options(section, tower), **{'train_cfg.val_interval': 10 ** 9})
     return last_checkpoint(runner)
 
 
 def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths: QuickstartPaths,
              force: bool) -> dict:
-    """Test the section's config on ``tower`` (and the trained ``model``); cached metrics and output files."""
+    """Test the row's config on ``tower`` (and the trained ``model``); cached metrics and output files."""
+    config = row.config or section.config
     out_dir = paths.stage_dir(osp.join('eval', section.name))
     os.makedirs(out_dir, exist_ok=True)
-    key = file_key(tower, model or '', paths.tiny_clip, resolved_config(section.config),
+    key = file_key(tower, model or '', paths.tiny_clip, resolved_config(config),
                    osp.join(paths.world, 'meta.json'), json.dumps(row.test_options, sort_keys=True))
     stem = f'{osp.splitext(osp.basename(model or tower))[0]}.{key}'
     cache = osp.join(out_dir, f'{stem}.json')
     if osp.isfile(cache) and not force:
         print(f'evaluation of {row.label} found (cached)')
         return json.load(open(cache))
-    cfg = load_run_config(section.config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
+    cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
     outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
-    cfg.merge_from_dict({section.tower_key: tower, **row.test_options,
+    cfg.merge_from_dict({**tower_options(section, tower), **row.test_options,
                          **{k: outputs[name] for k, name in section.outputs.items()}})
     if model is not None:
         cfg.load_from = model
@@ -307,7 +320,7 @@ def run_section(section: Section, towers: dict, paths: QuickstartPaths, seeds: S
         for run_seed in seeds:
             banner(step, f'{section.name} {i + 1}/{len(section.rows)}: {row.label} (seed {run_seed})')
             tower = tower_checkpoint(towers[row.tower], paths, run_seed, force)
-            model = trained_model(section, tower, paths, run_seed, force) if section.train else None
+            model = trained_model(section, row, tower, paths, run_seed, force) if section.train else None
             result = evaluate(section, row, tower, model, paths, force)
             results.append(result['metrics'])
             if row.tower_checkpoint is None:
@@ -341,7 +354,8 @@ def average(results: list[dict]) -> tuple[dict, dict]:
 
 
 def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
-    """The section's picture: per-class accuracy bars, or detections / segments of its last plain row."""
+    """The section's picture: per-class accuracy bars, detections / segments of its last plain row, or the
+    predictions of every row side by side on test images with unseen classes."""
     if section.picture is None:
         return None
     if section.picture == 'per_class_accuracy':
@@ -350,13 +364,22 @@ def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
                      if 'per_class.json' in row.outputs}
         plot_per_class_accuracy(per_class, paths.picture)
         return paths.picture
-    from ..visualization.predictions import draw_detections, draw_segmentation
-    if section.picture not in ('detections', 'segmentation'):
+    from ..visualization.predictions import draw_detections, draw_segmentation, draw_segmentation_comparison
+    if section.picture not in ('detections', 'segmentation', 'unseen_comparison'):
         raise ValueError(f'section {section.name!r}: unknown picture {section.picture!r}; '
-                         "choose 'per_class_accuracy', 'detections' or 'segmentation'")
+                         "choose 'per_class_accuracy', 'detections', 'segmentation' or 'unseen_comparison'")
+    if section.picture == 'unseen_comparison':
+        models = []
+        for row in section.rows:
+            cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world,
+                                  {CONFIG_TINY_CLIP: paths.tiny_clip})
+            cfg.merge_from_dict(tower_options(section, row.tower_checkpoint))
+            models.append((row.label, cfg, row.model_checkpoint))
+        return draw_segmentation_comparison(models, osp.join(paths.work_dir, f'{section.name}.png'))
     row = [r for r in section.rows if not r.test_options][-1]
-    cfg = load_run_config(section.config, paths.stage_dir('eval'), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
-    cfg.merge_from_dict({section.tower_key: row.tower_checkpoint})
+    cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world,
+                          {CONFIG_TINY_CLIP: paths.tiny_clip})
+    cfg.merge_from_dict(tower_options(section, row.tower_checkpoint))
     out = osp.join(paths.work_dir, f'{section.picture}.png')
     if section.picture == 'detections':
         return draw_detections(cfg, row.model_checkpoint, out, title=row.label)

@@ -29,6 +29,7 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import Tensor
+from torch.profiler import record_function
 
 from ...clip.vocabulary import check_class_names, read_class_names, text_embeddings
 from ...datasets.zero_shot_splits import resolve_split
@@ -191,19 +192,21 @@ class C2SSegmentor(EncoderDecoder):
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """``L = L_g + L_l + L_p`` (Eq. 6), each part logged under its own name."""
-        features = self.student_features(inputs)  # (B, D, h, w)
+        with record_function('c2s.student_forward'):
+            features = self.student_features(inputs)  # (B, D, h, w)
         labels = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()  # (B, H, W)
         num_seen = len(self.seen_classes)
         losses = {}
         pseudo, num_latent = labels, labels.new_zeros(labels.shape[0])
         if self.teacher is not None:
             images = self.teacher_inputs(inputs)
-            with torch.no_grad():
+            with torch.no_grad(), record_function('c2s.teacher_global'):
                 out = self.teacher(images, cls=True, dense=self.miner is not None)
             global_cls = F.normalize(out.cls.float(), dim=-1)  # (B, D)
             if self.miner is not None:
-                free = self.miner.unlabelled_tokens(labels, out.dense.shape[-2:], self.ignore_index)
-                latent, num_latent = self.miner(out.dense, free)  # (B, h_t, w_t)
+                with record_function('c2s.latent_mining'):
+                    free = self.miner.unlabelled_tokens(labels, out.dense.shape[-2:], self.ignore_index)
+                    latent, num_latent = self.miner(out.dense, free)  # (B, h_t, w_t)
                 latent = F.interpolate(latent[:, None].float(), size=labels.shape[-2:], mode='nearest')[:, 0].long()
                 pseudo = torch.where((labels == self.ignore_index) & (latent >= 0), num_seen + latent, labels)
         num_classes = num_seen + int(num_latent.max())
@@ -211,7 +214,8 @@ class C2SSegmentor(EncoderDecoder):
         prototypes, present = class_prototypes(features, small, num_classes, self.ignore_index)  # (B, C, D)
         local_cls = local_valid = None
         if self.use_local or self._generator_needs_local():
-            local_cls, local_valid = self.local_cls_tokens(images, pseudo, present)
+            with record_function('c2s.local_cls'):
+                local_cls, local_valid = self.local_cls_tokens(images, pseudo, present)
         if self.use_global:
             slots = self.bank.push(global_cls)
             losses['loss_global'] = self.global_distill['weight'] * distill_loss(
