@@ -179,3 +179,25 @@ def test_two_processes_draw_different_views_and_keep_them_after_a_resume():
     assert view_generator(0, 0, 0).initial_seed() == 0
     seeds = {view_generator(s, r, t).initial_seed() for s in range(3) for r in range(4) for t in range(100)}
     assert len(seeds) == 3 * 4 * 100
+
+
+def test_a_ddp_style_step_updates_the_ema_teacher_at_the_next_loss():
+    """mmengine's DDP wrapper runs forward, backward and the optimiser itself, not ``Distiller.train_step``."""
+    m = 0.5
+    model = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=m)))
+    student = model.student.visual.transformer.resblocks[0].mlp.c_fc.weight
+    teacher = model.teachers['ema'].tower.visual.transformer.resblocks[0].mlp.c_fc.weight
+    optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=10.0)
+    images, samples = batch()
+    model.loss(images, samples)['loss_t'].backward()
+    optim.step()
+    before = teacher.detach().clone()
+    assert bool(model.teachers_behind) and torch.equal(teacher, before)
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # a checkpoint taken now owes the update
+    model.loss(images, samples)
+    torch.testing.assert_close(teacher, (1 - m) * before + m * student.detach())
+    resumed = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=m)))
+    resumed.load_state_dict(state)
+    resumed.loss(images, samples)
+    torch.testing.assert_close(resumed.teachers['ema'].tower.visual.transformer.resblocks[0].mlp.c_fc.weight,
+                               teacher.detach())

@@ -180,6 +180,8 @@ class Distiller(BaseModel):
         self.seed = torch.initial_seed() % 2 ** 32 if seed is None else seed
         # steps taken: with the seed and the rank it fixes each step's views, also after a resume
         self.register_buffer('view_step', torch.zeros((), dtype=torch.long))
+        # an optimiser step was taken since the teachers last followed the student (see ``loss``)
+        self.register_buffer('teachers_behind', torch.zeros((), dtype=torch.bool))
         if trainable is not None:
             self.set_trainable(trainable)
         self._check_signals()
@@ -334,6 +336,12 @@ class Distiller(BaseModel):
                          f'tower with DenseZeroShotClassifier. Got mode={mode!r}')
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict[str, torch.Tensor]:
+        """Weighted terms of one step. A teacher update still owed for the previous optimiser step
+        (a DDP wrapper's ``train_step`` does not call :meth:`train_step`) is made first."""
+        if bool(self.teachers_behind):
+            self.update_teachers()
+        if self.training:
+            self.teachers_behind.fill_(True)
         ctx, num_boxes = self.step_context(inputs, data_samples)
         losses = {}
         for name, term in self.terms.items():
@@ -352,3 +360,4 @@ class Distiller(BaseModel):
         student = self._student_modules()
         for teacher in self.teachers.values():
             teacher.update(student)
+        self.teachers_behind.fill_(False)
