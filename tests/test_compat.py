@@ -134,10 +134,6 @@ def _write_mmdet_base_cfg(folder: Path) -> Path:
     return cfg
 
 
-needs_mmdet = pytest.mark.skipif(not _installed('mmdet'), reason='mmdet is not installed')
-
-
-@needs_mmdet
 def test_mmdet_base_config_resolves(tmp_path):
     cfg = Config.fromfile(str(_write_mmdet_base_cfg(tmp_path)))
     assert cfg.default_scope == 'mmdet'
@@ -158,7 +154,6 @@ print('RESOLVED')
 '''
 
 
-@needs_mmdet
 def test_mmdet_base_without_pkg_resources(tmp_path):
     cfg = str(_write_mmdet_base_cfg(tmp_path))
     proc = _run_python(_MISSING_PKG_RESOURCES.format(imports='import mmdistill.utils', cfg=cfg))
@@ -168,8 +163,8 @@ def test_mmdet_base_without_pkg_resources(tmp_path):
     assert proc.returncode != 0 and 'pkg_resources' in proc.stderr
 
 
-@pytest.mark.skipif(not compat.pkg_resources_available(), reason='pkg_resources is not installed')
 def test_pkg_resources_deprecation_warning_silenced():
+    assert compat.pkg_resources_available(), 'setuptools < 82 (with pkg_resources) is a pinned dependency'
     code = '''
     import warnings
     {imports}

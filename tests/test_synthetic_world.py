@@ -218,8 +218,9 @@ def test_proposals_cover_objects(world):
 
 
 def test_stock_openmmlab_datasets_read_the_world(world):
-    mmdet_datasets = pytest.importorskip('mmdet.datasets')
-    mmseg_datasets = pytest.importorskip('mmseg.datasets')
+    import mmdet.datasets as mmdet_datasets
+    import mmdet.datasets.transforms as mmdet_transforms
+    import mmseg.datasets as mmseg_datasets
     common = dict(data_root=str(world), pipeline=[], test_mode=True)
     detection = mmdet_datasets.CocoDataset(
         ann_file='annotations/instances_val2017.json', data_prefix=dict(img='val2017/'),
@@ -227,7 +228,7 @@ def test_stock_openmmlab_datasets_read_the_world(world):
     assert len(detection) == SIZES['num_val']
     assert sum(len(detection[i]['instances']) for i in range(len(detection))) == len(
         json.loads((world / 'annotations/instances_val2017.json').read_text())['annotations'])
-    loaded = pytest.importorskip('mmdet.datasets.transforms').LoadAnnotations(with_mask=True)(
+    loaded = mmdet_transforms.LoadAnnotations(with_mask=True)(
         dict(detection[0], ori_shape=(96, 96)))
     assert not loaded['gt_ignore_flags'].any()
     assert loaded['gt_masks'].masks.sum() == sum(inst['area'] for inst in _val_instances(world, 1))
