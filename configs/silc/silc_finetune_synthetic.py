@@ -28,4 +28,11 @@ model = dict(
     ],
     data_preprocessor={{_base_.data_preprocessor}})
 
-train_dataloader = dict(dataset={{_base_.caption_train_dataset}})
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='CocoCaptionDataset',
+        data_root={{_base_.data_root}},
+        ann_file='annotations/captions_train2017.json',
+        data_prefix=dict(img_path='train2017'),
+        pipeline={{_base_.caption_train_pipeline}}))
