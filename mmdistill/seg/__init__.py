@@ -7,11 +7,12 @@ from mmseg.registry import MODELS as MMSEG_MODELS
 
 from ..clip.tower import CLIPTower
 from .c2s import C2SSegmentor, export_student
+from .catseg import CatSegHead, CatSegSegmentor
 from .inferencer import OVSegInferencer, add_legend, vocabulary_palette
 from .zero_shot import ZeroShotSegmentor, parse_vocabulary, window_boxes
 
 MMSEG_MODELS.register_module(name='CLIPTower', module=CLIPTower, force=True)
 
-__all__ = ['C2SSegmentor', 'export_student',
+__all__ = ['C2SSegmentor', 'export_student', 'CatSegHead', 'CatSegSegmentor',
            'ZeroShotSegmentor', 'parse_vocabulary', 'window_boxes', 'OVSegInferencer', 'add_legend',
            'vocabulary_palette']
