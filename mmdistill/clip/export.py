@@ -1,15 +1,14 @@
 """Export trained weights as open_clip checkpoints (what towers, configs and open_clip load)."""
 from __future__ import annotations
 
-import os
 import os.path as osp
-import tempfile
 from collections.abc import Mapping
 from typing import Optional
 
 import torch
 from torch import nn
 
+from ..utils.atomic import atomic_path
 from .builder import IGNORED_KEYS, CheckpointMismatchError, build_clip_model, remap_state_dict
 
 
@@ -24,16 +23,8 @@ def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[st
 
 def save_checkpoint_atomic(state_dict: Mapping[str, torch.Tensor], path: str) -> str:
     """``torch.save`` a plain state dict (CPU tensors) through a temporary file, then rename."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save({k: v.detach().cpu().contiguous() for k, v in state_dict.items()}, tmp)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
     return path
 
 

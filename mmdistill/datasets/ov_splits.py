@@ -7,10 +7,11 @@ empty ones in training).
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 from collections import Counter
 from typing import Callable, Iterable, Optional
+
+from ..utils.atomic import write_atomic
 
 # The OVR-CNN split of COCO 2017 (Zareian et al., 2021), COCO category names.
 OV_COCO_BASE = (
@@ -49,16 +50,8 @@ def read_json(path: str, hint: str) -> object:
 
 
 def write_json_atomic(path: str, obj: object) -> None:
-    """Write compact JSON to a temporary file next to `path`, then rename it over `path`."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.{os.getpid()}.tmp'
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, separators=(',', ':'))
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.unlink(tmp)
+    """Write compact JSON to `path` atomically (:func:`~mmdistill.utils.atomic.write_atomic`)."""
+    write_atomic(path, json.dumps(obj, separators=(',', ':')))
 
 
 def _duplicates(names: Iterable[str]) -> list[str]:

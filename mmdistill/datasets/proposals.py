@@ -12,9 +12,7 @@ synthetic world's ``proposals/proposals_{split}2017.json`` and of
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
-import tempfile
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Optional
@@ -25,6 +23,7 @@ from mmengine.evaluator import BaseMetric
 from torchvision.ops import box_iou, nms
 
 from ..registry import METRICS
+from ..utils.atomic import write_atomic
 
 REQUIRED_KEYS = ('image_id', 'bbox', 'score')
 
@@ -90,16 +89,7 @@ def save_proposals(proposals: Mapping[int, np.ndarray], path: str,
             if extra is not None:
                 entry['objectness'] = round(float(extra[i]), 5)
             entries.append(entry)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(entries, f)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    write_atomic(path, json.dumps(entries))
     return path
 
 

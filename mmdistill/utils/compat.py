@@ -16,6 +16,9 @@ Applied once, idempotently, by :func:`apply_compat_patches` when
   81 deprecates with a ``UserWarning`` and setuptools 82 removes. When it is
   importable we silence only that deprecation warning; when it is missing we
   replace those helpers with :mod:`importlib.metadata` equivalents.
+* **Atomic file writes.** mmengine's ``LocalBackend.put`` / ``put_text`` (checkpoints, ``last_checkpoint``,
+  dumped configs) write in place: a process killed mid-save leaves a truncated checkpoint that ``--resume``
+  then fails on. They now write a temporary file and rename it (:mod:`mmdistill.utils.atomic`).
 * **Offline mode.** ``MMDISTILL_OFFLINE=1`` turns on
   :func:`mmdistill.utils.offline.forbid_downloads` for the whole process.
 
@@ -231,6 +234,24 @@ def fix_pkg_resources() -> str:
 
 
 # --------------------------------------------------------------------------
+# atomic writes
+# --------------------------------------------------------------------------
+def patch_atomic_local_writes() -> None:
+    """Make mmengine's local-file writes (checkpoints included) atomic."""
+    from mmengine.fileio.backends.local_backend import LocalBackend
+
+    from .atomic import write_atomic
+
+    def put(self, obj: bytes, filepath) -> None:
+        write_atomic(str(filepath), obj)
+
+    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
+        write_atomic(str(filepath), obj, encoding=encoding)
+
+    LocalBackend.put, LocalBackend.put_text = put, put_text
+
+
+# --------------------------------------------------------------------------
 def apply_compat_patches() -> dict:
     """Apply all fixes of this module once; later calls are no-ops.
 
@@ -243,6 +264,8 @@ def apply_compat_patches() -> dict:
         result = dict(pkg_resources=fix_pkg_resources())
         patch_checkpoint_loader()
         result['checkpoint'] = True
+        patch_atomic_local_writes()
+        result['atomic_writes'] = True
         result['offline'] = offline_mode_from_env()
         _APPLIED.update(result)
     return dict(_APPLIED)

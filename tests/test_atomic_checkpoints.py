@@ -1,0 +1,97 @@
+"""Checkpoints survive interruption: mmengine's local writes go through a temporary file and a rename."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+import mmdistill  # noqa: F401
+from mmdistill.utils.atomic import write_atomic
+
+TRAIN_SCRIPT = textwrap.dedent('''
+    import sys
+    import torch
+    from torch import nn
+    import mmdistill  # noqa: F401  (the atomic-write fix)
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+
+    class Big(BaseModel):
+        """A model whose checkpoint is large enough (about 100 MB) for a save to take a while."""
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(25_000_000))
+        def forward(self, inputs, data_samples=None, mode='loss'):
+            return dict(loss=(self.w[:10] - inputs.mean()).pow(2).sum())
+
+    data = [dict(inputs=torch.ones(1))] * 10_000
+    Runner(model=Big(), work_dir=sys.argv[1],
+           train_dataloader=dict(dataset=data, sampler=dict(type='InfiniteSampler'), batch_size=1,
+                                 collate_fn=dict(type='default_collate')),
+           train_cfg=dict(by_epoch=False, max_iters=10_000),
+           optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+           default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False,
+                                              max_keep_ckpts=2)),
+           resume=len(sys.argv) > 2).train()
+''')
+
+
+def test_write_atomic_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch):
+    path = tmp_path / 'state.bin'
+    write_atomic(str(path), b'old')
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'replace', interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(str(path), b'new content')
+    assert path.read_bytes() == b'old'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['state.bin']  # no temporary file left
+
+
+def test_mmengine_local_writes_are_atomic(tmp_path, monkeypatch):
+    from mmengine.fileio.backends.local_backend import LocalBackend
+    backend = LocalBackend()
+    backend.put(b'abc', tmp_path / 'a' / 'x.bin')
+    backend.put_text('text', str(tmp_path / 'y.txt'))
+    assert (tmp_path / 'a' / 'x.bin').read_bytes() == b'abc' and (tmp_path / 'y.txt').read_text() == 'text'
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'replace', interrupted)  # a save interrupted before it completes
+    for write in (lambda: backend.put(b'new', tmp_path / 'a' / 'x.bin'),
+                  lambda: backend.put_text('new', str(tmp_path / 'y.txt'))):
+        with pytest.raises(KeyboardInterrupt):
+            write()
+    assert (tmp_path / 'a' / 'x.bin').read_bytes() == b'abc' and (tmp_path / 'y.txt').read_text() == 'text'
+
+
+@pytest.mark.slow
+def test_training_killed_during_saves_leaves_a_loadable_checkpoint_and_resumes(tmp_path):
+    work_dir = tmp_path / 'run'
+    script = tmp_path / 'train.py'
+    script.write_text(TRAIN_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    reached = []
+    for kill_after in (0.0, 0.35, 0.7):  # kill at different moments of a save; later runs resume
+        proc = subprocess.Popen([sys.executable, str(script), str(work_dir)] + (['resume'] if reached else []),
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        before = len(reached) and reached[-1]
+        deadline = time.time() + 240
+        while time.time() < deadline and not any(int(p.stem[5:]) > before for p in work_dir.glob('iter_*.pth')):
+            time.sleep(0.05)
+        time.sleep(1.0 + kill_after)  # saves follow one another: this lands inside one
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        # every checkpoint file is complete (a write in place would leave the one being saved truncated)
+        for path in work_dir.glob('iter_*.pth'):
+            assert torch.load(path, map_location='cpu', weights_only=False)['state_dict']['w'].numel() == 25_000_000
+        last = (work_dir / 'last_checkpoint').read_text().strip()
+        reached.append(torch.load(last, map_location='cpu', weights_only=False)['meta']['iter'])
+    assert reached == sorted(reached) and reached[-1] > reached[0], reached  # each run continued the previous
