@@ -396,6 +396,7 @@ def run_quickstart(paths: QuickstartPaths, seed: int = 0, include_all: bool = Fa
     towers, sections = load_main_job(main_job)
     for section in sections:
         section.rows = [r for r in section.rows if r.default or include_all]
+    sections = [s for s in sections if s.rows]  # a section of --all rows only waits for --all
     total = 2 + len(sections) + 1
     banner(f'1/{total}', 'synthetic world')
     ensure_world(paths, seed, force)

@@ -51,6 +51,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+class TimedCall:
+    """``target`` whose calls go through ``wrapper``; its attributes stay reachable."""
+
+    def __init__(self, target: object, wrapper: Callable) -> None:
+        self._target, self._wrapper = target, wrapper
+
+    def __call__(self, *args, **kwargs):
+        return self._wrapper(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._target, name)
+
+
 class StepTimer:
     """Wall time of the C2S model's parts, installed as instance-level wrappers of its methods.
 
@@ -66,7 +79,7 @@ class StepTimer:
         if model.teacher is not None:
             model.teacher.forward = self.timed('teacher_global', model.teacher.forward, skip_in_local=True)
         if model.miner is not None:
-            model.miner = self.timed('latent_mining', model.miner)
+            model.miner = TimedCall(model.miner, self.timed('latent_mining', model.miner))
 
     def timed(self, part: str, fn: Callable, local: bool = False, skip_in_local: bool = False) -> Callable:
         def wrapper(*args, **kwargs):
@@ -99,7 +112,7 @@ def step_breakdown(cfg: Config, iters: int, warmup: int) -> dict:
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
     runner = Runner.from_cfg(cfg)
-    model, wrapper = runner.model, runner.optim_wrapper
+    model, wrapper = runner.model, runner.build_optim_wrapper(cfg.optim_wrapper)
     model.train()
     batches = iter(runner.train_dataloader)
     samples: list[dict] = []
