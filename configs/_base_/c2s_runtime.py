@@ -30,5 +30,6 @@ vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
+randomness = dict(seed=0)
 load_from = None
 resume = False
