@@ -95,7 +95,7 @@ class CatSegSegmentor(BaseSegmentor):
         text_cfg = dict(text_tower)
         text_attention = tuple(text_cfg.pop('trainable_attention', ('q', 'v')))
         self.text_tower = CLIPTextTower(**text_cfg, trainable=False)
-        tune_attention(self.text_tower.clip.transformer, text_attention)
+        tune_attention(self.text_tower.clip, text_attention)
         self.text_trainable = bool(text_attention)
         bad = [i for i in guidance_layers if not -self.tower.num_blocks <= i < self.tower.num_blocks]
         if bad:
