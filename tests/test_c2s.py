@@ -362,3 +362,45 @@ def test_inferencer_with_a_user_vocabulary(tmp_path):
     result = inferencer(image, return_vis=True)
     assert result['predictions'].shape == (40, 56) and int(result['predictions'].max()) < 3
     assert result['visualization'].shape[0] >= 40 and result['visualization'].shape[1] > 56  # overlay + legend
+
+
+@pytest.fixture(scope='module')
+def small_world(tmp_path_factory):
+    from mmdistill.datasets.synthetic import generate_world
+    root = str(tmp_path_factory.mktemp('world'))
+    generate_world(root, seed=5, num_train=32, num_val=6, workers=1, progress=False)
+    return root
+
+
+def world_run_config(name: str, world: str, work_dir: str) -> Config:
+    """A world C2S config on ``world`` with random CLIP weights, a few steps, no worker processes."""
+    from mmdistill.apis.quickstart import load_run_config
+    cfg = load_run_config(osp.join(REPO, 'configs', 'c2s', name), work_dir, world)
+    if cfg.model.get('teacher'):
+        cfg.model.teacher.checkpoint = None
+    cfg.model.vocabulary.text.update(checkpoint=None, templates=['a {}.'])
+    cfg.merge_from_dict({'train_cfg.max_iters': 3, 'train_cfg.val_interval': 3, 'train_dataloader.batch_size': 4,
+                         'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
+                         'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False,
+                         'test_dataloader.num_workers': 0, 'test_dataloader.persistent_workers': False,
+                         'default_hooks.checkpoint.interval': 3, 'param_scheduler': []})
+    return cfg
+
+
+def test_world_configs_train_test_and_draw_the_comparison(small_world, tmp_path):
+    from mmengine.runner import Runner
+
+    from mmdistill.visualization.predictions import draw_segmentation_comparison
+    models = []
+    for name, label in (('seen-only_segformer-mit-b0_1xb16-1k_synthetic-96.py', 'seen only'),
+                        ('c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py', 'C2S')):
+        cfg = world_run_config(name, small_world, str(tmp_path / label))
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        metrics = runner.val_loop.run()
+        assert {'mIoU', 'sIoU', 'uIoU', 'hIoU'} <= set(metrics)
+        models.append((label, cfg, str(tmp_path / label / 'iter_3.pth')))
+    out = draw_segmentation_comparison(models, str(tmp_path / 'comparison.png'), num_images=2, upscale=2)
+    import mmcv
+    picture = mmcv.imread(out)
+    assert picture.shape[0] >= 2 * 96 * 2 and picture.shape[1] > 4 * 96 * 2  # 2 rows; image, truth, 2 models, legend
