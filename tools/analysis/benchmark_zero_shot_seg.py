@@ -49,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=1, help='batches before timing')
     parser.add_argument('--random-weights', action='store_true', help='no checkpoints (tower and text side)')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--threads', type=int, help='CPU threads (torch.set_num_threads); default: torch\'s')
     parser.add_argument('--out', help='write the rows as JSON here')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='config overrides, key=value')
     args = parser.parse_args(argv)
@@ -110,6 +111,8 @@ def device_name(device: str) -> str:
 
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     size = (args.size[0], args.size[-1])
     model = build_segmentor(args)
     test_cfg = model.test_cfg
