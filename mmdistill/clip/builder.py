@@ -161,8 +161,9 @@ def fetch_pretrained(source: PretrainedSource, arch: str) -> str:
         if not path:
             raise FileNotFoundError('open_clip returned no file')
     except Exception as err:  # offline guard, no network, hub errors: one message naming what to fetch
-        from ..utils.offline import offline_mode_from_env
-        reason = ('downloads are off: MMDISTILL_OFFLINE=1' if offline_mode_from_env()
+        offline = any(os.environ.get(k, '').strip().lower() in ('1', 'true', 'yes', 'on')
+                      for k in ('MMDISTILL_OFFLINE', 'HF_HUB_OFFLINE'))
+        reason = ('offline mode: MMDISTILL_OFFLINE=1 / HF_HUB_OFFLINE=1' if offline
                   else f'{type(err).__name__}: {str(err).strip()[:300]}')
         raise FileNotFoundError(
             f'Pretrained weights {source.name!r} of {arch} are not on disk and could not be downloaded '
