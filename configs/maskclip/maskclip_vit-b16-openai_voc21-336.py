@@ -6,7 +6,7 @@
 default_scope = 'mmseg'
 custom_imports = dict(imports=['mmdistill'], allow_failed_imports=False)
 
-arch = 'ViT-B-16'
+arch = 'ViT-B-16-quickgelu'  # OpenAI's weights were trained with QuickGELU (plain 'ViT-B-16' would run GELU)
 clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 tower_checkpoint = clip_checkpoint
 # PascalVOCDataset's label order; synonyms of a class are joined by ';' (probability = max over them).

@@ -2,7 +2,7 @@
 # open_clip state dict). Stage 1: the refiner config with arch / checkpoint overridden the same way.
 _base_ = ['./r_sc_clipself_eva02_b16_coco.py']
 
-arch = 'ViT-B-16'
+arch = 'ViT-B-16-quickgelu'  # OpenAI's weights were trained with QuickGELU (plain 'ViT-B-16' would run GELU)
 clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 refiner_checkpoint = 'work_dirs/refiner_vitb16_openai_coco/epoch_4.pth'
 tower = dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, trainable='none')

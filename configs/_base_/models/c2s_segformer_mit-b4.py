@@ -5,7 +5,7 @@
 #     https://download.openmmlab.com/mmsegmentation/v0.5/pretrain/segformer/mit_b4_20220624-d588d980.pth
 #   checkpoints/ViT-B-16.pt  (OpenAI's CLIP ViT-B/16, https://openaipublic.azureedge.net/clip/models/
 #     5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt)
-arch = 'ViT-B-16'
+arch = 'ViT-B-16-quickgelu'  # OpenAI's weights were trained with QuickGELU (plain 'ViT-B-16' would run GELU)
 clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 student_checkpoint = 'checkpoints/mit_b4_20220624-d588d980.pth'
 student_crop_size = (512, 512)

@@ -2,7 +2,7 @@
 # value path (MaskCLIP; SCLIP / ClearCLIP / NACLIP via tower.dense_path) against text embeddings of CLIP's
 # 80 ImageNet templates, logit scale 50, 224 px windows every 112 px. Benchmark configs set the vocabulary's
 # classes (label order of their dataset) and the background threshold.
-arch = 'ViT-B-16'
+arch = 'ViT-B-16-quickgelu'  # OpenAI's weights were trained with QuickGELU (plain 'ViT-B-16' would run GELU)
 clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 
 model = dict(
