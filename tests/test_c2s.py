@@ -247,7 +247,7 @@ def test_seen_only_student_needs_no_teacher_and_ignores_all_ignored_images():
     assert torch.isfinite(only_first['loss_ce'])
 
 
-def test_bad_configs_are_clear_errors():
+def test_bad_configs_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match='need a CLIP teacher'):
         build(teacher=None)
     with pytest.raises(ValueError, match='latent_embedding needs latent classes'):
@@ -256,6 +256,10 @@ def test_bad_configs_are_clear_errors():
         build(vocabulary=dict(classes=CLASSES, unseen_classes=['car', 'boat'], text=dict(arch=ARCH, checkpoint=None)))
     with pytest.raises(ValueError, match='more than once'):
         build(vocabulary=dict(classes=CLASSES + ['cat'], unseen_classes=UNSEEN, text=dict(arch=ARCH, checkpoint=None)))
+    overlapping = tmp_path / 'split.json'
+    overlapping.write_text('{"seen": ["cat", "dog", "tree", "sky", "car"], "unseen": ["car", "road"]}')
+    with pytest.raises(ValueError, match='car'):
+        build(vocabulary=dict(classes=CLASSES, unseen_classes=str(overlapping), text=dict(arch=ARCH, checkpoint=None)))
     with pytest.raises(ValueError, match='teacher embedding dimension'):
         build(decode_head=dict(c2s_cfg().decode_head, num_classes=16))
     model = build(global_distill=dict(bank_size=1)).train()
