@@ -1,6 +1,6 @@
 # ATAS with OpenAI CLIP ViT-B/16 (checkpoints/ViT-B-16.pt, OpenAI's release or its open_clip state dict).
 _base_ = ['./atas_eva02_b16_coco.py']
 
-arch = 'ViT-B-16'
+arch = 'ViT-B-16-quickgelu'  # OpenAI's weights were trained with QuickGELU
 clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 model = dict(student=dict(arch=arch, checkpoint=clip_checkpoint))
