@@ -14,6 +14,12 @@ towers = dict(
     regiontext=dict(label='RegionText', config='configs/regiontext/regiontext_synthetic.py'),
     r_sc_regiontext=dict(label='R-SC-RegionText', config='configs/regiontext/r_sc_regiontext_synthetic.py',
                          refiner=True),
+    atas=dict(label='ATAS', config='configs/atas/atas_synthetic.py'),
+    atas_no_g2l=dict(label='ATAS w/o global-to-local', config='configs/atas/atas_no_g2l_synthetic.py'),
+    atas_no_l2l=dict(label='ATAS w/o local-to-local', config='configs/atas/atas_no_l2l_synthetic.py'),
+    atas_no_g2g=dict(label='ATAS w/o global-to-global', config='configs/atas/atas_no_g2g_synthetic.py'),
+    atas_r_scd=dict(label='ATAS + R-SCD', config='configs/atas/atas_r_scd_synthetic.py', refiner=True),
+    silc=dict(label='SILC (fine-tuning)', config='configs/silc/silc_finetune_synthetic.py'),
 )
 
 # Each section tests `config` once per row with the row's tower checkpoint at `tower_key`; `train=True`
@@ -34,7 +40,10 @@ sections = [
         rows=[dict(tower='tiny_clip'), dict(tower='clipself'),
               dict(tower='clipself_proposals', default=False), dict(tower='sc_clipself', default=False),
               dict(tower='r_sc_clipself', default=False), dict(tower='r_sc_v', default=False),
-              dict(tower='regiontext', default=False), dict(tower='r_sc_regiontext', default=False)]),
+              dict(tower='regiontext', default=False), dict(tower='r_sc_regiontext', default=False),
+              dict(tower='atas', default=False), dict(tower='atas_no_g2l', default=False),
+              dict(tower='atas_no_l2l', default=False), dict(tower='atas_no_g2g', default=False),
+              dict(tower='atas_r_scd', default=False), dict(tower='silc', default=False)]),
     dict(
         name='detection',
         title='Open-vocabulary detection, F-ViT (box AP50, %, val split; 18 base / 6 novel things)',
