@@ -98,12 +98,13 @@ def test_evaluation_config_runs_through_tools_test(pretrained, world, tmp_path):
 
 def test_main_job_config_names_known_towers_and_splits_default_rows(tmp_path):
     towers, sections = load_main_job()
-    assert [s.name for s in sections] == ['dense_zero_shot', 'detection', 'segmentation', 'zero_shot_students']
+    assert [s.name for s in sections] == ['dense_zero_shot', 'detection', 'segmentation', 'catseg',
+                                          'zero_shot_students']
     for section in sections:
         assert {r.tower for r in section.rows} <= set(towers)
         assert osp.isfile(osp.join(REPO, section.config))
         assert all(osp.isfile(osp.join(REPO, r.config)) for r in section.rows if r.config)
-    students = sections[3]
+    students = sections[4]
     assert students.tower_key is None and students.train and not any(r.default for r in students.rows)
     assert [r.config is None for r in students.rows] == [False, True]  # seen only: its own config; C2S: the section's
     detection = sections[1]
