@@ -5,7 +5,7 @@
 # class aggregation pooled 2 x 2 in training), top-256 classes per image above 256 classes. The image tower is
 # chosen by model.tower.checkpoint (a distilled tower in open_clip format works as is); the text tower stays
 # the original CLIP's. Test: resize to 640 x 640, 384 px windows every 256 px plus the global view, averaged.
-arch = 'ViT-B-16'
+arch = 'ViT-B-16-quickgelu'  # OpenAI's weights were trained with QuickGELU
 clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 crop_size = (384, 384)
 
