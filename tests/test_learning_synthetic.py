@@ -22,8 +22,8 @@ from mmdistill.clip.builder import read_checkpoint
 pytestmark = pytest.mark.slow
 # measured 12.1 points (4.2 -> 16.3 novel AP50, 2 seeds, spread about 1; docs/benchmarks.md): half of it
 MARGIN_NOVEL_AP50 = 0.06
-# C2S against the seen-only student on the world (IoU in %): measured +21.0 uIoU and +19.3 hIoU (one run each,
-# docs/benchmarks.md); half of it
+# C2S against the seen-only student on the world (IoU in %): measured +20.9 uIoU and +19.7 hIoU (mean of two
+# runs each, spreads about 1, docs/benchmarks.md); half of it
 MARGIN_UIOU = 10.0
 FROZEN_KEYS = ('visual.conv1.weight', 'visual.class_embedding', 'visual.positional_embedding', 'visual.proj',
                'visual.ln_post.weight', 'visual.ln_pre.weight')
