@@ -154,13 +154,14 @@ def test_silc_config_pairs_local_student_crops_with_global_teacher_crops():
 
 def test_export_takes_the_image_tower_and_the_trained_text_tower(tmp_path):
     from mmdistill.clip.builder import build_clip_model
-    from mmdistill.distill import export_student_clip
+    from mmdistill.clip.export import export_open_clip
     model = tiny_silc(text_trainable=True)
     with torch.no_grad():
         model.text_tower.clip.token_embedding.weight.add_(1.0)  # as if trained
         model.student.visual.conv1.weight.add_(2.0)
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'iter_1.pth')
-    out = export_student_clip(str(tmp_path / 'iter_1.pth'), 'mmdistill-tiny-ViT-P8', str(tmp_path / 'clip.pt'))
+    out = export_open_clip(str(tmp_path / 'iter_1.pth'), 'mmdistill-tiny-ViT-P8', str(tmp_path / 'clip.pt'),
+                           text_prefix='text_tower.clip.')
     clip = build_clip_model('mmdistill-tiny-ViT-P8', out)
     assert torch.equal(clip.token_embedding.weight, model.text_tower.clip.token_embedding.weight)
     assert torch.equal(clip.visual.conv1.weight, model.student.visual.conv1.weight)

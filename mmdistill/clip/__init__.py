@@ -1,6 +1,7 @@
-"""CLIP towers (image), text classifiers and checkpoint loading."""
+"""CLIP towers (image and text), text classifiers and checkpoint loading."""
 from .builder import CheckpointMismatchError, build_clip_model, build_tokenizer, load_clip_weights
+from .text_tower import CLIPTextTower
 from .tower import CLIPTower, TowerOutput
 
-__all__ = ['CLIPTower', 'TowerOutput', 'build_clip_model', 'build_tokenizer', 'load_clip_weights',
+__all__ = ['CLIPTower', 'CLIPTextTower', 'TowerOutput', 'build_clip_model', 'build_tokenizer', 'load_clip_weights',
            'CheckpointMismatchError']

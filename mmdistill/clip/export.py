@@ -95,23 +95,25 @@ def replace_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], sourc
 
 
 def export_open_clip(checkpoint: str, arch: str, out: str, original: Optional[str] = None,
-                     prefix: str = 'student.') -> str:
+                     prefix: str = 'student.', text_prefix: Optional[str] = None) -> str:
     """Write the tower under ``prefix`` of ``checkpoint`` as a complete open_clip checkpoint ``out``.
 
     The text tower, ``logit_scale`` and everything else outside the image tower
     come from ``original`` (the CLIP checkpoint distillation started from, any
-    layout :func:`build_clip_model` reads). Without ``original``, ``checkpoint``
-    must hold the whole model under ``prefix`` (e.g. ``clip.`` of the pretrainer).
-    The result loads with ``open_clip.create_model(arch, pretrained=out)`` and
-    ``build_clip_model(arch, out)``.
+    layout :func:`build_clip_model` reads), or from ``checkpoint`` itself: under
+    ``text_prefix`` (a trained :class:`~mmdistill.clip.text_tower.CLIPTextTower`'s
+    ``clip.``, e.g. ``text_tower.clip.``), or under ``prefix`` when it holds the
+    whole model (e.g. ``clip.`` of the pretrainer). The result loads with
+    ``open_clip.create_model(arch, pretrained=out)`` and ``build_clip_model(arch, out)``.
     """
     weights = tower_weights(checkpoint, prefix)
     source = f'{checkpoint!r} (prefix {prefix!r})'
-    if original is not None:
-        state = replace_weights(build_clip_model(arch, original), weights, source)
-    elif all(k.startswith('visual.') for k in weights):
+    if text_prefix is not None:
+        weights.update(strip_prefix(load_mmengine_state_dict(checkpoint), text_prefix))
+        source = f'{checkpoint!r} (prefixes {prefix!r} and {text_prefix!r})'
+    if original is None and all(k.startswith('visual.') for k in weights):
         raise ValueError(f'{source} holds only an image tower (no text tower, no logit_scale): pass the '
                          f'original CLIP checkpoint of {arch} (`original=` / --original) to complete it')
-    else:
-        state = replace_weights(build_clip_model(arch), weights, source, scope='')
-    return save_checkpoint_atomic(state, out)
+    whole = original is None or text_prefix is not None
+    model = build_clip_model(arch, None if whole else original)
+    return save_checkpoint_atomic(replace_weights(model, weights, source, scope='' if whole else 'visual.'), out)

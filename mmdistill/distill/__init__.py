@@ -5,9 +5,8 @@ from .pretrainer import CLIPPretrainer
 from .refiner import Refiner, RefinerOutput
 from .teachers import EMATeacher, FrozenTeacher, RefinerTeacher
 from .terms import *  # noqa: F401,F403
-from .text_tower import CLIPTextTower, export_student_clip
 from .views import GridPatches, Mosaic, MultiCrop, ProposalBoxes, RandomCrops, View, Views, ViewSet
 
 __all__ = ['Distiller', 'StepContext', 'CLIPPretrainer', 'DINOHead', 'EMATeacher', 'FrozenTeacher', 'RefinerTeacher',
-           'Refiner', 'RefinerOutput', 'CLIPTextTower', 'export_student_clip', 'GridPatches', 'Mosaic', 'MultiCrop',
+           'Refiner', 'RefinerOutput', 'GridPatches', 'Mosaic', 'MultiCrop',
            'ProposalBoxes', 'RandomCrops', 'View', 'Views', 'ViewSet']

@@ -22,9 +22,9 @@ from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList
 from torch import Tensor
 
 from ...clip.text import build_prompts, get_templates
+from ...clip.text_tower import CLIPTextTower
 from ...clip.vocabulary import NAME_CLEANERS
 from ...datasets.zero_shot_splits import resolve_split
-from ...distill.text_tower import CLIPTextTower
 from ..zero_shot import ClassEntry, parse_vocabulary, window_boxes
 from .finetune import tune_attention
 
