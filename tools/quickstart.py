@@ -6,7 +6,11 @@ configs/quickstart/main_job.py):
   2. pretrain the tiny CLIP (image-text)   -> work_dirs/quickstart/tiny_clip.pt
   3. distil the towers and measure their dense zero-shot accuracy (boxes, thing/stuff masks, crops)
   4. train F-ViT on the base things with each tower; novel / base / all AP50
-  5. the results tables (stdout + results.md) and pictures (per_class_accuracy.png, detections.png)
+  5. the results tables (stdout + results.md) and pictures (per_class_accuracy.png, detections.png,
+     affinity_maps.png, feature_pca.png, ...)
+
+The terminal shows stage headers, progress bars and one line per row; every stage's full output goes to
+work_dirs/quickstart/logs/<stage>.log (a failing stage prints its log's path and last lines).
 
 An interrupted pretraining resumes from its last checkpoint.
     python tools/quickstart.py            # default rows
@@ -23,6 +27,7 @@ import time
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from mmdistill.apis.console import MainJobConsole, StageFailed  # noqa: E402
 from mmdistill.apis.quickstart import QuickstartPaths, run_quickstart  # noqa: E402
 
 
@@ -44,10 +49,16 @@ def main() -> None:
     os.chdir(REPO)
     start = time.time()
     paths = QuickstartPaths(world=args.world, work_dir=args.work_dir)
-    table = run_quickstart(paths, seed=args.seed, include_all=args.all, force=args.force, seeds=args.seeds,
-                           main_job=args.main_job)
-    print(table)
-    print(f'\ntables: {paths.results_md}\npictures: {paths.work_dir}/*.png\nwall time: {time.time() - start:.0f} s')
+    console = MainJobConsole(osp.join(paths.work_dir, 'logs'))
+    try:
+        tables, pictures = run_quickstart(paths, seed=args.seed, include_all=args.all, force=args.force,
+                                          seeds=args.seeds, main_job=args.main_job, console=console)
+    except StageFailed as error:
+        console.print(f'\nThe main job stopped: {error}')
+        sys.exit(1)
+    console.print('\n' + tables)
+    console.print('pictures:\n' + '\n'.join(f'  {p}' for p in pictures))
+    console.print(f'tables: {paths.results_md}\nlogs: {console.log_dir}/\nwall time: {time.time() - start:.0f} s')
 
 
 if __name__ == '__main__':

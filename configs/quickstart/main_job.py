@@ -32,6 +32,8 @@ sections = [
         tower_key='model.tower.checkpoint',
         outputs={'test_evaluator.out_file': 'per_class.json'},
         picture='per_class_accuracy',
+        # affinity maps of a 2 x 2 grid of query points and PCA pictures of each row's tower on val images 0 and 3
+        tower_pictures=dict(indices=[0, 3], grid=2, size=192, cell=128),
         columns=[('boxes thing', ['dense_zs/boxes/thing_top1', 'dense_zs/boxes/thing_top5']),
                  ('boxes stuff', ['dense_zs/boxes/stuff_top1', 'dense_zs/boxes/stuff_top5']),
                  ('masks thing', ['dense_zs/masks/thing_top1', 'dense_zs/masks/thing_top5']),

@@ -13,6 +13,7 @@ import json
 import numbers
 import os
 import os.path as osp
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -23,6 +24,7 @@ from mmengine.runner import Runner
 from ..clip.architectures import MODEL_CONFIG_DIR
 from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
+from .console import MainJobConsole, attach_progress, format_duration, step
 
 MAIN_JOB_CONFIG = 'configs/quickstart/main_job.py'
 PRETRAIN_CONFIG = 'configs/quickstart/tiny_clip_pretrain_synthetic.py'
@@ -54,10 +56,6 @@ class QuickstartPaths:
 
     def stage_dir(self, name: str) -> str:
         return osp.join(self.work_dir, name)
-
-
-def banner(step: str, text: str) -> None:
-    print(f'\n==== [{step}] {text} ====', flush=True)
 
 
 def file_key(*items: str) -> str:
@@ -96,7 +94,6 @@ def resolved_config(config: str) -> str:
 
 def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
     if not force and world_is_complete(paths.world, seed=seed):
-        print(f'synthetic world found at {paths.world} (cached)')
         return
     generate_world(paths.world, seed=seed, force=force, progress=True)
 
@@ -139,6 +136,7 @@ def train_from_config(config: str, work_dir: str, world: str, seed: int, paths: 
     cfg.resume = True
     cfg.merge_from_dict(overrides)
     runner = Runner.from_cfg(cfg)
+    attach_progress(runner)
     runner.train()
     return runner
 
@@ -151,10 +149,10 @@ def pretrained_tiny_clip(paths: QuickstartPaths, seed: int, force: bool) -> str:
     key = file_key(resolved_config(PRETRAIN_CONFIG), osp.join(paths.world, 'meta.json'), str(seed))
     stamp = paths.tiny_clip + '.key'
     if osp.isfile(paths.tiny_clip) and osp.isfile(stamp) and open(stamp).read() == key and not force:
-        print(f'tiny CLIP found at {paths.tiny_clip} (cached)')
         return paths.tiny_clip
-    runner = train_from_config(PRETRAIN_CONFIG, paths.stage_dir(f'tiny_clip_pretrain_{key}'), paths.world, seed)
-    export_open_clip(last_checkpoint(runner), ARCH, paths.tiny_clip, prefix='clip.')
+    with step('tiny_clip_pretrain', 'pretrain the tiny CLIP', 'pretrained'):
+        runner = train_from_config(PRETRAIN_CONFIG, paths.stage_dir(f'tiny_clip_pretrain_{key}'), paths.world, seed)
+        export_open_clip(last_checkpoint(runner), ARCH, paths.tiny_clip, prefix='clip.')
     with open(stamp, 'w') as f:
         f.write(key)
     return paths.tiny_clip
@@ -174,8 +172,9 @@ def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     done = osp.join(work_dir, 'iter_200.pth')
     if osp.isfile(done) and not force:
         return done
-    runner = train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
-    return last_checkpoint(runner)
+    with step(f'refiner_seed{seed}', f'train the Refiner (seed {seed})', 'Refiner trained'):
+        runner = train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
+        return last_checkpoint(runner)
 
 
 def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool) -> str:
@@ -189,13 +188,13 @@ def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool)
     key = file_key(resolved_config(config), paths.tiny_clip, refiner)
     out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
     if osp.isfile(out) and not force:
-        print(f'{stem} (seed {seed}) found (cached)')
         return out
     mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
     if spec.get('refiner'):
         mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
-    runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
-    return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.')
+    with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})', 'tower distilled'):
+        runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
+        return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.')
 
 
 @dataclass
@@ -232,6 +231,7 @@ class Section:
     outputs: dict = field(default_factory=dict)  # config key -> output file name, per evaluation
     prepare: Optional[str] = None
     picture: Optional[str] = None
+    tower_pictures: Optional[dict] = None  # affinity maps / PCA of the rows' towers: indices, grid, size, cell
 
 
 def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
@@ -268,12 +268,13 @@ def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths
     if osp.isfile(done) and not force:
         path = open(done).read().strip()
         if osp.isfile(path):
-            print(f'{section.name} model on {osp.basename(tower)} (seed {seed}) found (cached)')
             return path
     # the section tests the model itself: no validation during training
-    runner = train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
-                               **tower_options(section, tower), **{'train_cfg.val_interval': 10 ** 9})
-    return last_checkpoint(runner)
+    with step(f'{section.name}.train.{row_slug(row)}_seed{seed}', f'train {section.name} on {row.label} (seed {seed})',
+              'model trained'):
+        runner = train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
+                                   **tower_options(section, tower), **{'train_cfg.val_interval': 10 ** 9})
+        return last_checkpoint(runner)
 
 
 def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths: QuickstartPaths,
@@ -287,7 +288,6 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
     stem = f'{osp.splitext(osp.basename(model or tower))[0]}.{key}'
     cache = osp.join(out_dir, f'{stem}.json')
     if osp.isfile(cache) and not force:
-        print(f'evaluation of {row.label} found (cached)')
         return json.load(open(cache))
     cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
     outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
@@ -295,7 +295,10 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
                          **{k: outputs[name] for k, name in section.outputs.items()}})
     if model is not None:
         cfg.load_from = model
-    metrics = Runner.from_cfg(cfg).test()
+    with step(f'{section.name}.test.{row_slug(row)}', f'test {row.label}', 'tested'):
+        runner = Runner.from_cfg(cfg)
+        attach_progress(runner)
+        metrics = runner.test()
     result = dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)}, outputs=outputs)
     with open(cache, 'w') as f:
         json.dump(result, f, indent=1)
@@ -312,20 +315,36 @@ def prepare_section(section: Section, paths: QuickstartPaths) -> None:
 
 
 def run_section(section: Section, towers: dict, paths: QuickstartPaths, seeds: Sequence[int], force: bool,
-                step: str) -> None:
-    """Fill ``row.metrics`` (mean over seeds) and ``row.spread`` of every row of the section."""
-    prepare_section(section, paths)
-    for i, row in enumerate(section.rows):
+                console: Optional[MainJobConsole] = None) -> None:
+    """Fill ``row.metrics`` (mean over seeds) and ``row.spread`` of every row of the section; one line per
+    row and seed on ``console`` (what ran and how long, or 'cached'), after the progress bars of its steps."""
+    if section.prepare:
+        with step(f'{section.name}.prepare', f'prepare {section.name}'):
+            prepare_section(section, paths)
+    for row in section.rows:
         results = []
         for run_seed in seeds:
-            banner(step, f'{section.name} {i + 1}/{len(section.rows)}: {row.label} (seed {run_seed})')
+            done = len(console.ran) if console else 0
             tower = tower_checkpoint(towers[row.tower], paths, run_seed, force)
             model = trained_model(section, row, tower, paths, run_seed, force) if section.train else None
             result = evaluate(section, row, tower, model, paths, force)
             results.append(result['metrics'])
             if row.tower_checkpoint is None:
                 row.outputs, row.tower_checkpoint, row.model_checkpoint = result['outputs'], tower, model
+            if console:
+                seed_note = f' (seed {run_seed})' if len(seeds) > 1 else ''
+                console.print(f'  {row.label}{seed_note}: {ran_summary(console.ran[done:])}')
         row.metrics, row.spread = average(results)
+
+
+def ran_summary(ran: Sequence[tuple[str, float]]) -> str:
+    """``[('tower distilled', 190.0), ('tested', 12.0)]`` -> ``'tower distilled 3m10s, tested 12s'``; none: cached."""
+    return ', '.join(f'{desc} {format_duration(seconds)}' for desc, seconds in ran) if ran else 'cached'
+
+
+def row_slug(row: Row) -> str:
+    """The row's label as a file name: ``'tiny CLIP, value (MaskCLIP)'`` -> ``'tiny_clip_value_maskclip'``."""
+    return re.sub(r'[^a-z0-9]+', '_', row.label.lower()).strip('_')
 
 
 def format_table(section: Section) -> str:
@@ -386,32 +405,88 @@ def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
     return draw_segmentation(cfg, out, title=row.label)
 
 
+def tower_pictures(section: Section, paths: QuickstartPaths, spec: dict) -> list[str]:
+    """Affinity maps and PCA pictures of the dense features of the section's towers (first seed) on a few
+    val images of the world (``spec``: ``indices``, ``grid``, ``size``, ``cell``); cached by the towers."""
+    from ..analysis import load_encoder, world_image_set
+    from ..analysis.pictures import affinity_picture, grid_points, pca_picture, save_rgb
+    towers = {}
+    for row in section.rows:
+        if not row.test_options:
+            towers.setdefault(row.label, row.tower_checkpoint)
+    key = file_key(*towers.values(), json.dumps(dict(spec, labels=list(towers)), sort_keys=True))
+    outputs = [osp.join(paths.work_dir, f'{name}.png') for name in ('affinity_maps', 'feature_pca')]
+    stamp = osp.join(paths.stage_dir('eval'), 'tower_pictures.key')
+    if all(map(osp.isfile, outputs)) and osp.isfile(stamp) and open(stamp).read() == key:
+        return outputs
+    with step('tower_pictures', 'pictures of the towers'):
+        encoders = {label: load_encoder(checkpoint, ARCH) for label, checkpoint in towers.items()}
+        indices = list(spec['indices'])
+        data = world_image_set(paths.world, spec['size'], 'val', max(indices) + 1)
+        save_rgb(affinity_picture(encoders, data, indices, grid_points(spec['grid']), spec['cell']), outputs[0])
+        save_rgb(pca_picture(encoders, data, indices, spec['cell']), outputs[1])
+        os.makedirs(osp.dirname(stamp), exist_ok=True)
+        with open(stamp, 'w') as f:
+            f.write(key)
+    return outputs
+
+
 def run_quickstart(paths: QuickstartPaths, seed: int = 0, include_all: bool = False, force: bool = False,
-                   seeds: Sequence[int] = (0,), main_job: str = MAIN_JOB_CONFIG) -> str:
-    """Run every stage; return the results tables (also written to ``paths.results_md``).
+                   seeds: Sequence[int] = (0,), main_job: str = MAIN_JOB_CONFIG,
+                   console: Optional[MainJobConsole] = None) -> tuple[str, list[str]]:
+    """Run every stage; return the results tables (also written to ``paths.results_md``) and the pictures.
 
     ``seed`` makes the world and the tiny CLIP; ``seeds`` are the runs averaged per row (tower
-    distillation and downstream training alike).
+    distillation and downstream training alike). With a ``console``, each stage's output goes to its log
+    file and the terminal shows stage headers, progress bars and one line per row.
     """
+    console = console or MainJobConsole(osp.join(paths.work_dir, 'logs'))
+    with console:
+        return _run_stages(paths, seed, include_all, force, seeds, main_job, console)
+
+
+def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: bool, seeds: Sequence[int],
+                main_job: str, console: MainJobConsole) -> tuple[str, list[str]]:
     towers, sections = load_main_job(main_job)
+    hidden = sum(not r.default for s in sections for r in s.rows)
     for section in sections:
         section.rows = [r for r in section.rows if r.default or include_all]
     sections = [s for s in sections if s.rows]  # a section of --all rows only waits for --all
     total = 2 + len(sections) + 1
-    banner(f'1/{total}', 'synthetic world')
+    console.print(f'mmdistill main job on the synthetic world: {sum(len(s.rows) for s in sections)} rows'
+                  + ('' if include_all else f' (--all adds {hidden})') + f'; logs in {console.log_dir}/')
+    console.print(f'\n[1/{total}] synthetic world ({paths.world})')
+    start, cached = time.time(), not force and world_is_complete(paths.world, seed=seed)
     ensure_world(paths, seed, force)
-    banner(f'2/{total}', 'tiny CLIP pretraining (image-text contrastive)')
+    console.print('  cached' if cached else f'  generated in {format_duration(time.time() - start)}')
+    console.print(f'\n[2/{total}] tiny CLIP: image-text contrastive pretraining ({paths.tiny_clip})')
+    done = len(console.ran)
     pretrained_tiny_clip(paths, seed, force)
+    console.print(f'  {ran_summary(console.ran[done:])}')
     for i, section in enumerate(sections):
-        run_section(section, towers, paths, seeds, force, f'{3 + i}/{total}')
-    banner(f'{total}/{total}', 'results')
+        console.print(f'\n[{3 + i}/{total}] {section.title}')
+        run_section(section, towers, paths, seeds, force, console)
+    console.print(f'\n[{total}/{total}] results')
+    done = len(console.ran)
     seeds_note = f' Mean over seeds {list(seeds)}, ± = std.' if len(seeds) > 1 else ''
-    parts = []
+    parts, pictures = [], []
     for section in sections:
-        picture = draw_picture(section, paths)
+        picture = None
+        if section.picture:
+            with step(f'{section.name}.picture', f'picture of {section.name}'):
+                picture = draw_picture(section, paths)
+        if section.tower_pictures:
+            pictures += tower_pictures(section, paths, section.tower_pictures)
+        pictures += [picture] if picture else []
         parts.append(f'## {section.title}\n\n{format_table(section)}\n'
                      + (f'\n![{section.name}]({osp.relpath(picture, paths.work_dir)})\n' if picture else ''))
+    towers_part = ''.join(f'\n![{osp.basename(p)}]({osp.relpath(p, paths.work_dir)})\n' for p in pictures
+                          if osp.basename(p) in ('affinity_maps.png', 'feature_pca.png'))
+    if towers_part:
+        parts.append('## Dense features of the towers (affinity maps of query points, PCA of the features)\n'
+                     + towers_part)
+    console.print(f'  pictures: {ran_summary(console.ran[done:])}')
     text = f'# The main job on the synthetic world{seeds_note}\n\n' + '\n'.join(parts)
     with open(paths.results_md, 'w') as f:
         f.write(text)
-    return text
+    return text, pictures
