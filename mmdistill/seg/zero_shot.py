@@ -53,8 +53,8 @@ def parse_vocabulary(classes: Union[str, dict, Sequence[ClassEntry]]) -> list[tu
     if not entries:
         raise ValueError('the vocabulary has no classes')
     if len(entries) == 1:
-        raise ValueError(f'the vocabulary has one class ({entries[0]!r}); a softmax over one class is 1 '
-                         'everywhere: give at least two classes (e.g. add "background")')
+        raise ValueError(f'the vocabulary has one class ({entries[0]!r}); picking the best class per pixel '
+                         'would give it every pixel: give at least two classes (e.g. add "background")')
     check_class_names([n for names in entries for n in names], 'the vocabulary (synonyms included)')
     return entries
 
