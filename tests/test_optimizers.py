@@ -1,6 +1,7 @@
 """GroupedOptimWrapperConstructor (mmengine's paramwise rules in few groups) and BF16OptimWrapper."""
 import copy
 
+import pytest
 import torch
 from mmengine.optim import DefaultOptimWrapperConstructor
 from torch import nn
@@ -84,7 +85,7 @@ def test_bf16_wrapper_autocasts_on_cpu_and_keeps_fp32_state(monkeypatch):
     monkeypatch.setattr(bf16, 'native_bf16', lambda device: True)  # whatever this machine's CPU has
     torch.manual_seed(0)
     model = Attend()
-    wrapper = OPTIM_WRAPPERS.build(dict(type='BF16OptimWrapper',
+    wrapper = OPTIM_WRAPPERS.build(dict(type='BF16OptimWrapper', cpu_bf16=True,
                                         optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
     assert isinstance(wrapper, BF16OptimWrapper)
     x = torch.randn(2, 5, 8)
@@ -103,20 +104,24 @@ def test_bf16_wrapper_autocasts_on_cpu_and_keeps_fp32_state(monkeypatch):
     torch.testing.assert_close(low.float(), reference(x), atol=0.05, rtol=0.05)  # bf16 ~ fp32
 
 
-def test_bf16_wrapper_trains_in_fp32_where_bf16_is_emulated(monkeypatch):
-    monkeypatch.setattr(bf16, 'native_bf16', lambda device: device != 'cpu')
+@pytest.mark.parametrize('native, cpu_bf16, reason', [(False, True, 'no native bfloat16'),
+                                                       (True, False, 'cpu_bf16=False')])
+def test_bf16_wrapper_trains_in_fp32_on_cpus_by_default_and_where_bf16_is_emulated(monkeypatch, native, cpu_bf16,
+                                                                                   reason):
+    monkeypatch.setattr(bf16, 'native_bf16', lambda device: native or device != 'cpu')
     messages = []
     monkeypatch.setattr(bf16, 'print_log', lambda msg, **kwargs: messages.append(msg))
     model = Attend()
-    wrapper = OPTIM_WRAPPERS.build(dict(type='BF16OptimWrapper',
+    wrapper = OPTIM_WRAPPERS.build(dict(type='BF16OptimWrapper', cpu_bf16=cpu_bf16,
                                         optimizer=torch.optim.SGD(model.parameters(), lr=0.1)))
+    assert not wrapper.bf16_enabled('cpu') and wrapper.bf16_enabled('cuda')
     x = torch.randn(2, 5, 8)
     for _ in range(2):
         with wrapper.optim_context(model):
             out = model(x)
         assert model.seen == dict(dtype=torch.float32, flash=False)  # no autocast, still math attention
         wrapper.update_params(out.square().mean())
-    assert len(messages) == 1 and 'float32' in messages[0]  # said once, not per step
+    assert len(messages) == 1 and 'float32' in messages[0] and reason in messages[0]  # said once, not per step
 
 
 def test_native_bf16_reads_the_cpu_flags(monkeypatch):
