@@ -19,6 +19,7 @@ from mmdistill.apis.quickstart import (
     load_main_job,
     relocate,
     resolved_config,
+    tower_options,
     train_from_config,
 )
 from mmdistill.clip import CLIPTower
@@ -114,6 +115,22 @@ def test_main_job_config_names_known_towers_and_splits_default_rows(tmp_path):
                    "tower_key='k', columns=[], rows=[dict(tower='b')])]\n")
     with pytest.raises(KeyError, match="names tower 'b'"):
         load_main_job(str(bad))
+
+
+def test_a_tower_with_its_own_text_tower_classifies_with_it(tmp_path):
+    job = tmp_path / 'job.py'
+    job.write_text(
+        "towers = dict(a=dict(label='A'), b=dict(label='B', config='b.py', text_prefix='text_tower.clip.'))\n"
+        "sections = [dict(name='s', title='t', config='c', tower_key='model.tower.checkpoint', "
+        "text_key='model.text.checkpoint', columns=[], rows=[dict(tower='a'), dict(tower='b')]),\n"
+        "            dict(name='u', title='t', config='c', tower_key='k', columns=[], rows=[dict(tower='b')])]\n")
+    _, (section, no_text_key) = load_main_job(str(job))
+    plain, own = section.rows
+    assert not plain.own_text and own.own_text
+    assert tower_options(section, plain, 'a.pt') == {'model.tower.checkpoint': 'a.pt'}
+    assert tower_options(section, own, 'b.pt') == {'model.tower.checkpoint': 'b.pt', 'model.text.checkpoint': 'b.pt'}
+    with pytest.raises(KeyError, match="section 'u'.*text_key"):
+        tower_options(no_text_key, no_text_key.rows[0], 'b.pt')
 
 
 def test_relocate_moves_world_and_file_paths():

@@ -3,7 +3,8 @@
 # under --all only. Paths under data/synthetic_world and work_dirs/quickstart are relocated to the run's.
 
 # How each tower checkpoint is made: the pretrained tiny CLIP (stage 2), or distilled from it with a config
-# (refiner=True: the Refiner of configs/refiner/refiner_synthetic.py is trained first, per seed).
+# (refiner=True: the Refiner of configs/refiner/refiner_synthetic.py is trained first, per seed; text_prefix: the
+# tower was trained with its own text tower, exported from that prefix of the checkpoint and used to classify).
 towers = dict(
     tiny_clip=dict(label='tiny CLIP (image-text)'),
     clipself=dict(label='CLIPSelf', config='configs/clipself/clipself_patches_synthetic.py'),
@@ -20,6 +21,9 @@ towers = dict(
     atas_no_g2g=dict(label='ATAS w/o global-to-global', config='configs/atas/atas_no_g2g_synthetic.py'),
     atas_r_scd=dict(label='ATAS + R-SCD', config='configs/atas/atas_r_scd_synthetic.py', refiner=True),
     silc=dict(label='SILC (fine-tuning)', config='configs/silc/silc_finetune_synthetic.py'),
+    # SILC from random weights on the tiny CLIP's data and steps; classifies with the text tower it trained
+    silc_scratch=dict(label='SILC (from scratch, own text tower)', config='configs/silc/silc_pretrain_synthetic.py',
+                      text_prefix='text_tower.clip.'),
 )
 
 # Each section tests `config` once per row with the row's tower checkpoint at `tower_key`; `train=True`
@@ -30,6 +34,7 @@ sections = [
         title='Dense zero-shot accuracy (mean per-class top-1 / top-5, %, val split)',
         config='configs/quickstart/dense_zero_shot_synthetic.py',
         tower_key='model.tower.checkpoint',
+        text_key='model.text.checkpoint',  # for towers trained with their own text tower (text_prefix)
         outputs={'test_evaluator.out_file': 'per_class.json'},
         picture='per_class_accuracy',
         # affinity maps of a 2 x 2 grid of query points and PCA pictures of each row's tower on val images 0 and 3
@@ -45,7 +50,8 @@ sections = [
               dict(tower='regiontext', default=False), dict(tower='r_sc_regiontext', default=False),
               dict(tower='atas', default=False), dict(tower='atas_no_g2l', default=False),
               dict(tower='atas_no_l2l', default=False), dict(tower='atas_no_g2g', default=False),
-              dict(tower='atas_r_scd', default=False), dict(tower='silc', default=False)]),
+              dict(tower='atas_r_scd', default=False), dict(tower='silc', default=False),
+              dict(tower='silc_scratch', default=False)]),
     dict(
         name='detection',
         title='Open-vocabulary detection, F-ViT (box AP50, %, val split; 18 base / 6 novel things)',

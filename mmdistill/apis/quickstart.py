@@ -179,7 +179,8 @@ def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
 
 def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool) -> str:
     """The checkpoint of a tower of ``main_job.py``: the tiny CLIP, or a student distilled from it
-    with ``spec['config']`` (seeded), exported as an open_clip checkpoint."""
+    with ``spec['config']`` (seeded), exported as an open_clip checkpoint (with the text tower trained
+    with it, under ``spec['text_prefix']`` of the training checkpoint, where given)."""
     config = spec.get('config')
     if config is None:
         return paths.tiny_clip  # made by stage 2
@@ -194,7 +195,8 @@ def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool)
         mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
     with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})', 'tower distilled'):
         runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
-        return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.')
+        return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.',
+                                text_prefix=spec.get('text_prefix'))
 
 
 @dataclass
@@ -206,6 +208,7 @@ class Row:
     tower: str
     default: bool = True
     config: Optional[str] = None
+    own_text: bool = False  # the tower brings its own text tower (trained with it, e.g. SILC from scratch)
     test_options: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     spread: dict = field(default_factory=dict)
@@ -227,6 +230,7 @@ class Section:
     tower_key: Optional[str]
     columns: list
     rows: list
+    text_key: Optional[str] = None  # where a row whose tower has its own text tower puts it too
     train: bool = False
     outputs: dict = field(default_factory=dict)  # config key -> output file name, per evaluation
     prepare: Optional[str] = None
@@ -248,15 +252,20 @@ def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
                                f'known towers: {sorted(towers)}')
             rows.append(Row(label=row.get('label', towers[row['tower']]['label']), tower=row['tower'],
                             default=row.get('default', True), test_options=row.get('test_options', {}),
-                            config=row.get('config')))
+                            config=row.get('config'), own_text=bool(towers[row['tower']].get('text_prefix'))))
         columns = [(c[0], list(c[1]), c[2] if len(c) > 2 else 1.0) for c in spec.pop('columns')]
         sections.append(Section(rows=rows, columns=columns, **spec))
     return towers, sections
 
 
-def tower_options(section: Section, tower: str) -> dict:
-    """The config options that put ``tower`` into the section's config."""
-    return {section.tower_key: tower} if section.tower_key else {}
+def tower_options(section: Section, row: Row, tower: str) -> dict:
+    """The config options that put ``tower`` into the section's config (also as the text tower where the
+    row's tower has its own)."""
+    if row.own_text and not section.text_key:
+        raise KeyError(f'section {section.name!r}: tower {row.tower!r} brings its own text tower; set the '
+                       "section's text_key (e.g. 'model.text.checkpoint')")
+    options = {section.tower_key: tower} if section.tower_key else {}
+    return {**options, section.text_key: tower} if row.own_text else options
 
 
 def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths, seed: int, force: bool) -> str:
@@ -273,7 +282,7 @@ def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths
     with step(f'{section.name}.train.{row_slug(row)}_seed{seed}', f'train {section.name} on {row.label} (seed {seed})',
               'model trained'):
         runner = train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
-                                   **tower_options(section, tower), **{'train_cfg.val_interval': 10 ** 9})
+                                   **tower_options(section, row, tower), **{'train_cfg.val_interval': 10 ** 9})
         return last_checkpoint(runner)
 
 
@@ -291,7 +300,7 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
         return json.load(open(cache))
     cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
     outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
-    cfg.merge_from_dict({**tower_options(section, tower), **row.test_options,
+    cfg.merge_from_dict({**tower_options(section, row, tower), **row.test_options,
                          **{k: outputs[name] for k, name in section.outputs.items()}})
     if model is not None:
         cfg.load_from = model
@@ -392,13 +401,13 @@ def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
         for row in section.rows:
             cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world,
                                   {CONFIG_TINY_CLIP: paths.tiny_clip})
-            cfg.merge_from_dict(tower_options(section, row.tower_checkpoint))
+            cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
             models.append((row.label, cfg, row.model_checkpoint))
         return draw_segmentation_comparison(models, osp.join(paths.work_dir, f'{section.name}.png'))
     row = [r for r in section.rows if not r.test_options][-1]
     cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world,
                           {CONFIG_TINY_CLIP: paths.tiny_clip})
-    cfg.merge_from_dict(tower_options(section, row.tower_checkpoint))
+    cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
     out = osp.join(paths.work_dir, f'{section.picture}.png')
     if section.picture == 'detections':
         return draw_detections(cfg, row.model_checkpoint, out, title=row.label)
