@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Optional
 
 import torch
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch import nn
 
 from ..utils.atomic import atomic_path
@@ -29,10 +30,11 @@ def save_checkpoint_atomic(state_dict: Mapping[str, torch.Tensor], path: str) ->
 
 
 def load_mmengine_state_dict(path: str) -> dict[str, torch.Tensor]:
-    """The model weights of an mmengine checkpoint (``state_dict`` entry) or of a plain state dict."""
+    """The model weights of an mmengine checkpoint (``state_dict`` entry) or of a plain state dict,
+    read by mmengine's checkpoint loader (:func:`mmdistill.utils.compat.load_from_local` for local files)."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path!r} not found')
-    obj = torch.load(path, map_location='cpu', weights_only=False)  # mmengine checkpoints pickle metadata
+    obj = _load_checkpoint(path, map_location='cpu')
     return dict(obj['state_dict'] if isinstance(obj, Mapping) and 'state_dict' in obj else obj)
 
 

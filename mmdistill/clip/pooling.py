@@ -126,7 +126,7 @@ def crop_and_resize(images: torch.Tensor, boxes: BoxList, size: tuple[int, int],
         ``(K, 3, size[0], size[1])``.
     """
     rois = boxes_to_rois(boxes, images.device, images.dtype)
-    box = _scale_boxes(rois[:, 1:], scale) if scale != 1.0 else rois[:, 1:]
+    box = scale_boxes(rois[:, 1:], scale) if scale != 1.0 else rois[:, 1:]
     if not square:
         return roi_align(images, torch.cat([rois[:, :1], box], 1), output_size=size, spatial_scale=1.0,
                          sampling_ratio=-1, aligned=True)
@@ -145,7 +145,8 @@ def crop_and_resize(images: torch.Tensor, boxes: BoxList, size: tuple[int, int],
     return crops * inside[:, None].to(crops.dtype)
 
 
-def _scale_boxes(boxes: torch.Tensor, scale: float) -> torch.Tensor:
+def scale_boxes(boxes: torch.Tensor, factor: float) -> torch.Tensor:
+    """``(N, 4)`` boxes scaled ``factor`` times about their centres (not clipped)."""
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    half = (boxes[:, 2:] - boxes[:, :2]) * scale / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) * factor / 2
     return torch.cat([centre - half, centre + half], dim=1)

@@ -20,7 +20,7 @@ from typing import Optional
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-from torchvision.ops import box_iou, nms
+from torchvision.ops import box_iou, clip_boxes_to_image, nms
 
 from ..registry import METRICS
 from ..utils.atomic import write_atomic
@@ -97,9 +97,7 @@ def select_proposals(boxes: torch.Tensor, scores: torch.Tensor, image_size: Sequ
                      score_thr: float = 0.0, nms_iou: Optional[float] = None) -> np.ndarray:
     """Clip ``(N, 4)`` xyxy boxes to ``image_size`` (h, w), drop scores below ``score_thr``,
     optionally NMS, keep the ``max_num`` best: ``(M, 5)`` xyxy+score, best first."""
-    h, w = image_size
-    boxes = torch.stack([boxes[:, 0].clamp(0, w), boxes[:, 1].clamp(0, h),
-                         boxes[:, 2].clamp(0, w), boxes[:, 3].clamp(0, h)], dim=1)
+    boxes = clip_boxes_to_image(boxes, tuple(image_size))
     keep = (scores >= score_thr) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     boxes, scores = boxes[keep], scores[keep]
     order = nms(boxes, scores, nms_iou) if nms_iou is not None else scores.argsort(descending=True, stable=True)

@@ -29,9 +29,9 @@ from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
-from torchvision.ops import roi_align
+from torchvision.ops import clip_boxes_to_image, roi_align
 
-from ..clip.pooling import crop_and_resize
+from ..clip.pooling import crop_and_resize, scale_boxes
 from ..registry import MODELS
 
 Size = tuple[int, int]
@@ -120,19 +120,6 @@ def resize_longest_side(images: torch.Tensor, sizes: Sequence[Size], target: int
     return out, scales
 
 
-def clip_boxes(boxes: torch.Tensor, height: float, width: float) -> torch.Tensor:
-    """Clamp ``(N, 4)`` boxes to a ``height x width`` image."""
-    return torch.stack([boxes[:, 0].clamp(0, width), boxes[:, 1].clamp(0, height),
-                        boxes[:, 2].clamp(0, width), boxes[:, 3].clamp(0, height)], dim=1)
-
-
-def expand_boxes(boxes: torch.Tensor, factor: float, height: int, width: int) -> torch.Tensor:
-    """Scale ``(N, 4)`` boxes about their centres by ``factor``, clipped to the image."""
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    half = (boxes[:, 2:] - boxes[:, :2]) * factor / 2
-    return clip_boxes(torch.cat([centre - half, centre + half], dim=1), height, width)
-
-
 def whole_image_boxes(sizes: Sequence[Size]) -> torch.Tensor:
     """``(B, 4)`` boxes covering each image's valid ``(h, w)`` region."""
     return torch.tensor([[0.0, 0.0, float(w), float(h)] for h, w in sizes])
@@ -192,7 +179,8 @@ class BoxSampler(ViewSampler):
                      torch.arange(len(sizes)),
                      whole_image_boxes(sizes), region_source=region_source, region_source_boxes=boxes)
         scales = torch.tensor([student_size / max(h, w) for h, w in sizes])
-        image.rois = rois_of(region_source, (boxes * scales[region_source, None]).clamp(0, float(student_size)))
+        image.rois = rois_of(region_source, clip_boxes_to_image(boxes * scales[region_source, None],
+                                                                (student_size, student_size)))
         return dict(
             image=image,
             crops=View(lambda s: crop_and_resize(images, crop_boxes, s, square=True), None, region_source, crop_cat),
@@ -252,12 +240,12 @@ class ProposalBoxes(BoxSampler):
         boxes, crops = [], []
         for (h, w), props in zip(image_sizes, proposals):
             props = torch.as_tensor(props, dtype=torch.float32).reshape(-1, props.shape[-1])[:, :4]
-            props = clip_boxes(props, h, w)
+            props = clip_boxes_to_image(props, (h, w))
             area = (props[:, 2] - props[:, 0]) * (props[:, 3] - props[:, 1])
             props = props[(area >= self.min_area) & (area <= self.max_area)]
             props = props[torch.randperm(len(props), generator=generator)[:self.max_num]]
             boxes.append(props)
-            crops.append(expand_boxes(props, self.crop_expand, h, w))
+            crops.append(clip_boxes_to_image(scale_boxes(props, self.crop_expand), (h, w)))
         return Views(boxes, crops)
 
 
