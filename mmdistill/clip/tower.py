@@ -62,11 +62,12 @@ class CLIPTower(BaseModule):
             DINOv2), or a training-free readout for the original CLIP: ``'sclip'``,
             ``'clearclip'`` or ``'naclip'`` (see ``readouts.py``).
         naclip_sigma: standard deviation, in cells, of NACLIP's Gaussian neighbourhood prior.
+        compiled_blocks: ``torch.compile`` the transformer blocks (see :meth:`compile_blocks`).
     """
 
     def __init__(self, arch: str, checkpoint: Optional[str] = None, trainable: str = 'blocks',
                  train_last_blocks: Optional[int] = None, dense_path: str = 'value', naclip_sigma: float = 5.0,
-                 init_cfg: Optional[dict] = None) -> None:
+                 compiled_blocks: bool = False, init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if dense_path not in DENSE_PATHS:
             raise ValueError(f'dense_path must be one of {DENSE_PATHS}, got {dense_path!r}')
@@ -83,6 +84,15 @@ class CLIPTower(BaseModule):
         if blocker:
             raise ValueError(f'dense_path={dense_path!r} is not available for {arch}: {blocker}')
         self.set_trainable(trainable, train_last_blocks)
+        if compiled_blocks:
+            self.compile_blocks()
+
+    def compile_blocks(self, **options) -> None:
+        """``torch.compile`` every transformer block in place (``options``: ``torch.compile``'s); parameter
+        names and checkpoints are unchanged. The value-only and readout forms of the last block call the
+        block's parts and stay eager."""
+        for block in self.adapter.blocks:
+            block.compile(**options)
 
     # ----------------------------------------------------------------- geometry
     @property

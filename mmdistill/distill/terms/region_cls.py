@@ -47,5 +47,6 @@ class RegionToCLSLoss(nn.Module):
         check_pair(student, teacher, 'K, D', ('student', 'teacher'))
         if student.shape[0] == 0:
             return zero_loss(student)
-        cos = (F.normalize(student, dim=-1) * F.normalize(teacher.detach(), dim=-1)).sum(-1)
+        dtype = torch.promote_types(student.dtype, torch.float32)  # bfloat16 forwards: the loss in float32
+        cos = (F.normalize(student.to(dtype), dim=-1) * F.normalize(teacher.detach().to(dtype), dim=-1)).sum(-1)
         return 1.0 - cos.mean()
