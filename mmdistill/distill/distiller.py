@@ -64,6 +64,11 @@ LEGACY_KEYS = {'cls': 'image.cls', 'dense': 'image.dense', 'regions': 'image.reg
                'crop_tokens': 'stretched.grid_tokens'}
 
 
+def at_least_float32(x):
+    """A bfloat16 / float16 tensor in float32; anything else as it is."""
+    return x.float() if torch.is_tensor(x) and x.is_floating_point() and x.element_size() < 4 else x
+
+
 def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
     def wrapped() -> torch.Tensor:
         with torch.no_grad():
@@ -346,7 +351,8 @@ class Distiller(BaseModel):
         losses = {}
         for name, term in self.terms.items():
             args = [ctx[key] for key in self.bindings[name].values()]
-            losses[f'loss_{name}'] = term.loss_weight * term(*args)
+            with torch.autocast(inputs.device.type, enabled=False):  # the loss math in float32 under autocast
+                losses[f'loss_{name}'] = term.loss_weight * term(*map(at_least_float32, args))
         losses['num_boxes'] = torch.tensor(float(num_boxes), device=inputs.device)
         return losses
 

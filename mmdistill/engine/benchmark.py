@@ -32,8 +32,8 @@ DTYPES = ('config', 'fp32', 'bf16', 'fp16')
 ATTENTION = {'default': None, 'flash': SDPBackend.FLASH_ATTENTION, 'efficient': SDPBackend.EFFICIENT_ATTENTION,
              'cudnn': SDPBackend.CUDNN_ATTENTION, 'math': SDPBackend.MATH}
 DOCS_SECTION = '## Benchmark runs (`tools/analysis/benchmark.py`)'
-DOCS_HEADER = ('| date | config | machine | torch | dtype | options | batch | step ms | parts ms | GFLOP / step '
-               '| TFLOP/s | of peak | peak MiB | inference |')
+DOCS_HEADER = ('| date | run | config | machine | torch | dtype | options | batch | step ms | parts ms | GFLOP / step '
+               '| TFLOP/s | of peak | peak MiB | attention kernels | inference |')
 
 
 @dataclass
@@ -204,10 +204,11 @@ def summary_row(result: dict) -> str:
     inference = result.get('inference')
     infer = (f'{inference["images_per_s"]:.2f} img/s, {inference["gflops_per_image"]:.1f} GFLOP, '
              f'{inference["params"] / 1e6:.1f} M params' if inference else '-')
-    return (f'| {result["date"]} | `{osp.basename(result["config"])}` | {result["device"]} | {result["torch"]} | '
-            f'{result["dtype"]} | {options_text(result["options"])} | {train["batch_size"]} | '
+    kernels = ', '.join(f'{k.lstrip("_")} x{n}' for k, n in train['attention_kernels'].items()) or '-'
+    return (f'| {result["date"]} | {result["label"]} | `{osp.basename(result["config"])}` | {result["device"]} | '
+            f'{result["torch"]} | {result["dtype"]} | {options_text(result["options"])} | {train["batch_size"]} | '
             f'{1000 * train["step_seconds"]:.1f} | {parts} | {train["step_flops"] / 1e9:.1f} | '
-            f'{train["step_tflops"]:.3f} | {util} | {train["peak_memory_mib"]:.0f} | {infer} |')
+            f'{train["step_tflops"]:.3g} | {util} | {train["peak_memory_mib"]:.0f} | {kernels} | {infer} |')
 
 
 def append_docs(rows: list[str], path: str) -> None:

@@ -81,11 +81,7 @@ def device_peak(device: str, dtype: str) -> Peak:
     """
     name = device_name(device)
     if torch.device(device).type == 'cuda':
-        for key, peaks in GPU_PEAKS:
-            if key in name:
-                value = peaks.get(dtype)
-                return Peak(name, dtype, value, 'data sheet' if value else f'no {dtype} peak for {key}')
-        return Peak(name, dtype, None, 'GPU not in the peak table')
+        return gpu_peak(name, dtype)
     capability = torch.backends.cpu.get_cpu_capability()
     per_cycle = CPU_FP32_FLOPS_PER_CYCLE.get(capability)
     mhz = cpu_mhz()
@@ -94,6 +90,15 @@ def device_peak(device: str, dtype: str) -> Peak:
     threads = torch.get_num_threads()
     tflops = threads * mhz * 1e6 * per_cycle / 1e12
     return Peak(name, dtype, tflops, f'estimate: {threads} threads x {mhz:.0f} MHz x {per_cycle} FLOP/cycle')
+
+
+def gpu_peak(name: str, dtype: str) -> Peak:
+    """Peak of the GPU called ``name`` (``torch.cuda.get_device_name()``) from :data:`GPU_PEAKS`."""
+    for key, peaks in GPU_PEAKS:
+        if key in name:
+            value = peaks.get(dtype)
+            return Peak(name, dtype, value, 'data sheet' if value else f'no {dtype} peak for {key}')
+    return Peak(name, dtype, None, 'GPU not in the peak table')
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ def spatial_correlation_loss(student: torch.Tensor, teacher: torch.Tensor, tau_s
     and is detached. This is a cross-entropy, not a KL: its value at
     ``student == teacher`` is the teacher rows' entropy, but its gradient there
     is zero when ``tau_s == tau_t`` (``d H / d logits_s = q - p``).
-    Computed in at least float32.
+    Computed in at least float32, also under autocast.
 
     Args:
         student: ``(K, L, D)`` student tokens of ``K`` regions (RoIAlign, Eq. 2).
@@ -38,11 +38,12 @@ def spatial_correlation_loss(student: torch.Tensor, teacher: torch.Tensor, tau_s
         return zero_loss(student)
     dtype = torch.promote_types(student.dtype, torch.float32)
     zs, zt = student.to(dtype), teacher.detach().to(dtype)
-    if normalize:
-        zs, zt = F.normalize(zs, dim=-1), F.normalize(zt, dim=-1)
-    log_q = F.log_softmax(zs @ zs.transpose(1, 2) / tau_s, dim=-1)  # (K, L, L)
-    p = F.softmax(zt @ zt.transpose(1, 2) / tau_t, dim=-1)  # (K, L, L)
-    return -(p * log_q).sum(-1).mean()
+    with torch.autocast(zs.device.type, enabled=False):  # under autocast the correlations would be bfloat16
+        if normalize:
+            zs, zt = F.normalize(zs, dim=-1), F.normalize(zt, dim=-1)
+        log_q = F.log_softmax(zs @ zs.transpose(1, 2) / tau_s, dim=-1)  # (K, L, L)
+        p = F.softmax(zt @ zt.transpose(1, 2) / tau_t, dim=-1)  # (K, L, L)
+        return -(p * log_q).sum(-1).mean()
 
 
 @MODELS.register_module()
