@@ -19,6 +19,7 @@ from mmdistill.seg.c2s import (
     CLSTokenBank,
     LatentClassMiner,
     LatentEmbeddingGenerator,
+    ResidualProjector,
     class_prototypes,
     connected_components,
     export_student,
@@ -332,6 +333,79 @@ def test_table4_distillation_losses():
     assert float(distill_loss('l2', protos, tokens, pos, 0.1)) == pytest.approx(l2, rel=1e-6)
     with pytest.raises(ValueError, match="global_distill.loss must be one of"):
         build(global_distill=dict(loss='kl'))
+
+
+def test_froster_residual_distillation_equals_hand_computation():
+    from mmdistill.seg.c2s.segmentor import distill_loss
+    torch.manual_seed(0)
+    protos, pos = torch.randn(3, 4), torch.tensor([4, 0, 2])
+    tokens = F.normalize(torch.randn(5, 4), dim=-1)
+    proj = ResidualProjector(4, alpha=0.5, hidden_dim=3)
+    assert torch.equal(proj(protos), protos)  # the zero last layer: the identity at the start
+    with torch.no_grad():
+        for param in proj.parameters():
+            param.normal_()
+    (w1, b1), (w2, b2) = [(m.weight.detach(), m.bias.detach()) for m in (proj.mlp[0], proj.mlp[2])]
+    expected = 0.0
+    for i in range(3):
+        hidden = [sum(float(w1[h, d]) * float(protos[i, d]) for d in range(4)) + float(b1[h]) for h in range(3)]
+        hidden = [x * 0.5 * (1 + math.erf(x / math.sqrt(2))) for x in hidden]  # exact GELU
+        out = [float(protos[i, d]) + 0.5 * (sum(float(w2[d, h]) * hidden[h] for h in range(3)) + float(b2[d]))
+               for d in range(4)]
+        norm = math.sqrt(sum(x * x for x in out))
+        expected += sum((out[d] / norm - float(tokens[pos[i], d])) ** 2 for d in range(4)) / 3
+    got = distill_loss('l2', proj(protos), tokens, pos, 0.1, normalize=True)
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    # Table 4's Froster config: both distillations through their own projector, trained, never exported
+    froster = Config.fromfile(osp.join(
+        REPO, 'configs/c2s/ablations/c2s-froster-distill_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py'))
+    model = build(global_distill=dict(froster.model.global_distill, bank_size=8),
+                  local_distill=froster.model.local_distill).train()
+    assert isinstance(model.global_projector, ResidualProjector) and model.local_projector.alpha == 0.1
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples_with_labels(seen_labels()))
+    sum(losses.values()).backward()
+    assert model.global_projector.mlp[2].weight.grad.abs().sum() > 0
+    assert model.local_projector.mlp[2].weight.grad.abs().sum() > 0
+    assert not [k for k in export_student(model.eval())[0] if 'projector' in k]
+    assert isinstance(build().global_projector, torch.nn.Identity)  # the paper's InfoNCE: no extra parameter
+    with pytest.raises(ValueError, match="local_distill has unknown keys \\['residul'\\]"):
+        build(local_distill=dict(residul=dict(alpha=0.1)))
+
+
+def test_setr_student_trains_with_its_auxiliary_heads_and_exports():
+    cfg = Config.fromfile(osp.join(REPO, 'configs/c2s/c2s_setr-vit-b-mla_8xb2-20k_voc15-5-512x512.py')).model
+    assert (cfg.backbone.type, cfg.neck.type, cfg.decode_head.type) == ('VisionTransformer', 'MLANeck', 'SETRMLAHead')
+    assert cfg.decode_head.num_classes == 512 and {h.num_classes for h in cfg.auxiliary_head} == {512}
+    bn = dict(type='BN', requires_grad=True)  # SyncBN needs a process group
+    tiny = dict(
+        backbone=dict(cfg.backbone, img_size=(32, 32), patch_size=4, embed_dims=16, num_layers=4, num_heads=2,
+                      out_indices=(0, 1, 2, 3), init_cfg=None),
+        neck=dict(cfg.neck, in_channels=[16] * 4, out_channels=8, norm_cfg=bn),
+        decode_head=dict(cfg.decode_head, in_channels=(8,) * 4, mla_channels=4, channels=16, num_classes=32,
+                         norm_cfg=bn),
+        auxiliary_head=[dict(h, in_channels=8, channels=8, num_classes=32) for h in cfg.auxiliary_head])
+
+    def build_setr(**parts):  # replaces the SegFormer parts of c2s_cfg() instead of merging into them
+        model_cfg = c2s_cfg()
+        for key, value in parts.items():
+            model_cfg[key] = value
+        torch.manual_seed(0)
+        with DefaultScope.overwrite_default_scope('mmseg'):
+            return MODELS.build(model_cfg)
+
+    model = build_setr(**tiny).train()
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples_with_labels(seen_labels()))
+    assert {f'aux_{i}.loss_ce' for i in range(4)} < set(losses) and all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert all(h.conv_seg.weight.grad.abs().sum() > 0 for h in model.auxiliary_head)
+    assert model.backbone.layers[0].attn.attn.in_proj_weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        logits = model.eval().inference(torch.randn(1, 3, 32, 32), [dict(img_shape=(32, 32), ori_shape=(32, 32))])
+    assert logits.shape == (1, len(CLASSES), 32, 32)
+    state, _ = export_student(model)
+    assert not [k for k in state if k.startswith('auxiliary_head')] and 'neck.norm.0.weight' in state
+    with pytest.raises(ValueError, match='auxiliary_head num_classes must be D = 32'):
+        build_setr(**dict(tiny, auxiliary_head=dict(tiny['auxiliary_head'][0], num_classes=6)))
 
 
 def test_real_scale_configs_parse_and_one_builds():

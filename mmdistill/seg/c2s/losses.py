@@ -1,10 +1,12 @@
-"""The losses of C2S (paper 003): prototypes (Sec. 3.2, Eq. 3) and the NEL pixel loss (Eq. 5)."""
+"""The losses of C2S (paper 003): prototypes (Sec. 3.2, Eq. 3), the NEL pixel loss (Eq. 5) and Table 4's
+residual distillation head."""
 from __future__ import annotations
 
 import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
 
@@ -68,3 +70,30 @@ def nel_loss(logits: torch.Tensor, labels: torch.Tensor, valid_classes: torch.Te
     probs = flat.sigmoid() * pixels[:, None]
     dice = 1 - (2 * (probs * targets).sum(-1) + 1) / (probs.sum(-1) + targets.sum(-1) + 1)  # (B, C)
     return (focal_weight * focal.sum() + dice_weight * (dice * present).sum()) / num_pairs
+
+
+class ResidualProjector(nn.Module):
+    """FROSTER's residual feature distillation head (Huang et al., ICLR 2024; paper 003 Table 4).
+
+    ``p' = p + alpha MLP(p)`` with ``MLP = Linear(D, hidden) - GELU - Linear(hidden, D)`` applied to the student's
+    prototypes before the distillation loss only (the features ``F`` and the rest of the loss never see it), so the
+    student may keep its own features while a small residual branch meets the teacher. The last layer starts at
+    zero: training begins from the identity.
+
+    Args:
+        dim: ``D``.
+        alpha: weight of the residual branch.
+        hidden_dim: width of the MLP; default ``D``.
+    """
+
+    def __init__(self, dim: int, alpha: float = 0.1, hidden_dim: int | None = None) -> None:
+        super().__init__()
+        hidden_dim = hidden_dim or dim
+        self.alpha = alpha
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden_dim), nn.GELU(), nn.Linear(hidden_dim, dim))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, prototypes: torch.Tensor) -> torch.Tensor:
+        """``(N, D)`` -> ``(N, D)``."""
+        return prototypes + self.alpha * self.mlp(prototypes)

@@ -11,7 +11,9 @@ embeddings (``X_s = alpha F^T A_s``); a frozen CLIP tower (the teacher) is used 
 * local distillation (Eq. 3-4): each class's prototype against the CLS token of the image masked to
   that class (all masked images of the step in one teacher forward);
 * latent embedding generation (Sec. 3.3): latent classes scored by ``X_u = beta cos(F, A'_u)``;
-  NEL + cross-entropy over ``cat(X_s, X_u)`` against the pseudo masks (Eq. 5).
+  NEL + cross-entropy over ``cat(X_s, X_u)`` against the pseudo masks (Eq. 5);
+* auxiliary heads of the student (SETR's deep supervision), if configured: their ``conv_seg`` also gives
+  ``D`` channels, scored by the seen text embeddings against the seen labels with the head's own loss.
 
 At test time only the student runs (``alpha F^T A`` over the test vocabulary), which is why
 :func:`~mmdistill.seg.c2s.export.export_student` can fold the text embeddings into ``conv_seg``
@@ -28,7 +30,7 @@ from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-from torch import Tensor
+from torch import Tensor, nn
 from torch.profiler import record_function
 
 from ...clip.vocabulary import check_class_names, read_class_names, text_embeddings
@@ -38,19 +40,24 @@ from ...utils import module_device
 from .bank import CLSTokenBank
 from .latent_embedding import LatentEmbeddingGenerator
 from .latent_mining import LatentClassMiner
-from .losses import class_prototypes, global_prototypes, nel_loss
+from .losses import ResidualProjector, class_prototypes, global_prototypes, nel_loss
 
 TEACHER_PREFIX = 'teacher.'
 DISTILL_LOSSES = ('infonce', 'cosine', 'l2')
+DISTILL_DEFAULTS = dict(weight=1.0, tau=0.07, loss='infonce', normalize=False, residual=None)
 
 
-def distill_loss(kind: str, prototypes: Tensor, tokens: Tensor, positive: Tensor, tau: float) -> Tensor:
+def distill_loss(kind: str, prototypes: Tensor, tokens: Tensor, positive: Tensor, tau: float,
+                 normalize: bool = False) -> Tensor:
     """Prototypes ``(N, D)`` against CLS tokens ``(M, D)``, ``positive`` ``(N,)`` indexing each one's own token.
 
-    ``'infonce'``: Eq. 2 / 4; ``'cosine'``: ``1 - mean cos``; ``'l2'``: mean squared distance (Table 4).
+    ``'infonce'``: Eq. 2 / 4; ``'cosine'``: ``1 - mean cos``; ``'l2'``: mean squared distance (Table 4), of the
+    L2-normalised prototypes if ``normalize`` (the tokens are unit vectors already).
     """
     if kind == 'infonce':
         return info_nce(prototypes, tokens, positive, tau)
+    if normalize:
+        prototypes = F.normalize(prototypes, dim=-1)
     target = tokens[positive]
     if kind == 'cosine':
         return 1 - F.cosine_similarity(prototypes, target, dim=-1).mean() if len(target) else prototypes.sum() * 0
@@ -64,15 +71,20 @@ class C2SSegmentor(EncoderDecoder):
     Args:
         backbone / neck / decode_head: stock mmseg configs; the decode head's ``num_classes`` is the
             text embedding dimension ``D`` (its ``conv_seg`` gives the features ``F``).
+        auxiliary_head: stock mmseg head config(s) with ``num_classes = D`` (training only, never exported): each
+            one's features scored by the seen text embeddings, its ``loss_decode`` against the seen labels.
         vocabulary: ``dict(classes=[...], unseen_classes=[...] or 'split.json', text=dict(arch=...,
             checkpoint=..., templates=...))``: the dataset's classes in label order; training labels are
             seen classes renumbered in that order (``SeenClassLabels``); testing scores all classes.
         teacher: config of a frozen ``CLIPTower`` (the CLIP image tower of ``text``); needed by every
             distillation part, not at test time and never saved in checkpoints.
-        global_distill: ``dict(weight=1.0, tau=0.07, bank_size=24, loss='infonce')`` or ``None``.
-        local_distill: ``dict(weight=1.0, tau=0.07, loss='infonce')`` or ``None``. ``loss``: ``'infonce'`` (the
-            paper), or Table 4's alternatives ``'cosine'`` (``1 - cos``) and ``'l2'`` (squared distance) to the
-            positive alone.
+        global_distill: ``dict(weight=1.0, tau=0.07, bank_size=24, loss='infonce', normalize=False,
+            residual=None)`` or ``None``.
+        local_distill: the same keys but ``bank_size``, or ``None``. ``loss``: ``'infonce'`` (the paper), or
+            Table 4's alternatives ``'cosine'`` (``1 - cos``) and ``'l2'`` (squared distance) to the positive
+            alone; ``normalize``: ``'l2'`` between unit vectors; ``residual``: :class:`ResidualProjector`
+            arguments (e.g. ``dict(alpha=0.1)``): the prototypes pass ``p + alpha MLP(p)`` before the loss
+            (Table 4's Froster is ``loss='l2', normalize=True, residual=dict(alpha=0.1)``).
         latent_mining: :class:`LatentClassMiner` arguments or ``None`` (no latent classes: local
             distillation then covers the seen classes only).
         latent_embedding: :class:`LatentEmbeddingGenerator` arguments or ``None``.
@@ -89,6 +101,7 @@ class C2SSegmentor(EncoderDecoder):
 
     def __init__(self, backbone: ConfigType, decode_head: ConfigType, vocabulary: dict,
                  teacher: OptConfigType = None, neck: OptConfigType = None,
+                 auxiliary_head: OptConfigType = None,
                  global_distill: Optional[dict] = None, local_distill: Optional[dict] = None,
                  latent_mining: Optional[dict] = None, latent_embedding: Optional[dict] = None,
                  seen_scale: float = 1.0, latent_scale: float = 20.0,
@@ -98,8 +111,9 @@ class C2SSegmentor(EncoderDecoder):
                  seen_score_offset: float = 0.0, ignore_index: int = 255,
                  train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(backbone=backbone, decode_head=decode_head, neck=neck, train_cfg=train_cfg,
-                         test_cfg=test_cfg, data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(backbone=backbone, decode_head=decode_head, neck=neck, auxiliary_head=auxiliary_head,
+                         train_cfg=train_cfg, test_cfg=test_cfg, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
         needs_teacher = [name for name, part in (('global_distill', global_distill), ('local_distill', local_distill),
                                                  ('latent_mining', latent_mining)) if part is not None]
         if needs_teacher and teacher is None:
@@ -111,12 +125,14 @@ class C2SSegmentor(EncoderDecoder):
         if self.teacher is not None and self.teacher.embed_dim != self.dim:
             raise ValueError(f'decode_head.num_classes must be the teacher embedding dimension '
                              f'{self.teacher.embed_dim} ({self.teacher.arch}), got {self.dim}')
-        self.global_distill = {**dict(weight=1.0, tau=0.07, bank_size=24, loss='infonce'), **(global_distill or {})}
-        self.local_distill = {**dict(weight=1.0, tau=0.07, loss='infonce'), **(local_distill or {})}
+        aux_dims = [head.out_channels for head in self._auxiliary_heads()]
+        if any(d != self.dim for d in aux_dims):
+            raise ValueError(f'auxiliary_head num_classes must be D = {self.dim} like the decode head, got {aux_dims}')
+        self.global_distill = self._distill_settings('global_distill', global_distill, bank_size=24)
+        self.local_distill = self._distill_settings('local_distill', local_distill)
         self.use_global, self.use_local = global_distill is not None, local_distill is not None
-        for name, part in (('global_distill', self.global_distill), ('local_distill', self.local_distill)):
-            if part['loss'] not in DISTILL_LOSSES:
-                raise ValueError(f'{name}.loss must be one of {DISTILL_LOSSES}, got {part["loss"]!r}')
+        self.global_projector = self._projector(self.global_distill)
+        self.local_projector = self._projector(self.local_distill)
         if self.use_global:
             self.bank = CLSTokenBank(self.global_distill['bank_size'], self.dim)
         self.miner = LatentClassMiner(**latent_mining) if latent_mining is not None else None
@@ -138,6 +154,27 @@ class C2SSegmentor(EncoderDecoder):
         self.set_vocabulary(self.classes)
         self._register_state_dict_hook(_drop_teacher)
         self.register_load_state_dict_post_hook(_forgive_missing_teacher)
+
+    @staticmethod
+    def _distill_settings(name: str, given: Optional[dict], **extra) -> dict:
+        """The defaults updated by ``given``; unknown keys and losses are errors."""
+        defaults = {**DISTILL_DEFAULTS, **extra}
+        unknown = set(given or {}) - set(defaults)
+        if unknown:
+            raise ValueError(f'{name} has unknown keys {sorted(unknown)}; known: {sorted(defaults)}')
+        settings = {**defaults, **(given or {})}
+        if settings['loss'] not in DISTILL_LOSSES:
+            raise ValueError(f'{name}.loss must be one of {DISTILL_LOSSES}, got {settings["loss"]!r}')
+        return settings
+
+    def _projector(self, settings: dict) -> nn.Module:
+        """:class:`ResidualProjector` if ``settings['residual']``, else the identity (no parameters)."""
+        return ResidualProjector(self.dim, **settings['residual']) if settings['residual'] else nn.Identity()
+
+    def _auxiliary_heads(self) -> list[nn.Module]:
+        if not self.with_auxiliary_head:
+            return []
+        return list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList) else [self.auxiliary_head]
 
     # -------------------------------------------------------------- vocabulary
     def _embed(self, names: Sequence[str]) -> Tensor:
@@ -193,7 +230,8 @@ class C2SSegmentor(EncoderDecoder):
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """``L = L_g + L_l + L_p`` (Eq. 6), each part logged under its own name."""
         with record_function('c2s.student_forward'):
-            features = self.student_features(inputs)  # (B, D, h, w)
+            neck_out = self.extract_feat(inputs)
+            features = self.decode_head(neck_out)  # (B, D, h, w)
         labels = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()  # (B, H, W)
         num_seen = len(self.seen_classes)
         losses = {}
@@ -218,13 +256,15 @@ class C2SSegmentor(EncoderDecoder):
                 local_cls, local_valid = self.local_cls_tokens(images, pseudo, present)
         if self.use_global:
             slots = self.bank.push(global_cls)
-            losses['loss_global'] = self.global_distill['weight'] * distill_loss(
-                self.global_distill['loss'], global_prototypes(features, global_cls).float(), self.bank.tokens, slots,
-                self.global_distill['tau'])
+            g = self.global_distill
+            losses['loss_global'] = g['weight'] * distill_loss(
+                g['loss'], self.global_projector(global_prototypes(features, global_cls).float()), self.bank.tokens,
+                slots, g['tau'], g['normalize'])
         if self.use_local:
-            losses['loss_local'] = self.local_distill['weight'] * distill_loss(
-                self.local_distill['loss'], prototypes[local_valid].float(), local_cls[local_valid],
-                torch.arange(int(local_valid.sum()), device=features.device), self.local_distill['tau'])
+            lo = self.local_distill
+            losses['loss_local'] = lo['weight'] * distill_loss(
+                lo['loss'], self.local_projector(prototypes[local_valid].float()), local_cls[local_valid],
+                torch.arange(int(local_valid.sum()), device=features.device), lo['tau'], lo['normalize'])
         logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.seen_embeddings.to(features.dtype))
         target, valid = labels, torch.ones(labels.shape[0], num_seen, dtype=torch.bool, device=labels.device)
         if self.latent_generator is not None and num_classes > num_seen:
@@ -238,6 +278,23 @@ class C2SSegmentor(EncoderDecoder):
             valid = classes[None] < (num_seen + num_latent)[:, None]  # (B, C)
             target = pseudo
         losses.update(self.pixel_losses(logits, target, valid))
+        losses.update(self.auxiliary_losses(neck_out, labels))
+        return losses
+
+    def auxiliary_losses(self, neck_out: Sequence[Tensor], labels: Tensor) -> dict:
+        """Each auxiliary head's ``D``-channel output scored by the seen text embeddings (``alpha F_a^T A_s``,
+        ``(B, N_s, h, w)``) against the seen labels ``(B, H, W)`` with its ``loss_decode``; named as mmseg does
+        (``aux.loss_ce`` for one head, ``aux_0.loss_ce``, ... for a list)."""
+        heads = self._auxiliary_heads()
+        losses = {}
+        for i, head in enumerate(heads):
+            prefix = f'aux_{i}' if isinstance(self.auxiliary_head, nn.ModuleList) else 'aux'
+            aux = head(neck_out)  # (B, D, h, w)
+            logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', aux, self.seen_embeddings.to(aux.dtype))
+            logits = resize(logits, size=labels.shape[-2:], mode='bilinear', align_corners=self.align_corners)
+            decode = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) else [head.loss_decode]
+            for loss in decode:
+                losses[f'{prefix}.{loss.loss_name}'] = loss(logits.float(), labels, ignore_index=self.ignore_index)
         return losses
 
     def _generator_needs_local(self) -> bool:
