@@ -3,6 +3,8 @@
 # and 8 local crops (0.05-0.4) at 96 px per image; DINO head (65 536 prototypes, DINO's sizes) on the
 # image embedding; EMA teacher with fixed momentum 0.004; CLIP softmax image-text loss on each global
 # crop with its caption, the text tower trainable (set text_tower.trainable=False to freeze it).
+# Each crop is cut from its own photometric draw of the image (PhotometricViews: DINO's colour jitter,
+# grayscale, blur and solarisation probabilities; the crop geometry stays MultiCrop's).
 # 8 GPUs: bash tools/dist_train.sh CONFIG 8
 _base_ = ['../_base_/distill/coco_distill_eva02_b16.py']
 
@@ -24,7 +26,8 @@ model = dict(
         dict(name='image_text', type='ImageTextContrastiveLoss', loss_weight=1.0, kind='softmax',
              logit_scale=100.0, image='student.global.cls', text='student.captions.text'),
     ],
-    data_preprocessor={{_base_.data_preprocessor}})
+    data_preprocessor=dict(type='MultiViewDataPreprocessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}},
+                           bgr_to_rgb=True))
 
 train_dataloader = dict(
     batch_size=batch_size,
@@ -37,6 +40,8 @@ train_dataloader = dict(
         pipeline=[
             dict(type='LoadImageFromFile'),
             dict(type='RandomCaption'),
+            dict(type='PhotometricViews', num_views=2 + 8, jitter=0.8, grayscale=0.2,
+                 blur=[1.0, 0.1] + [0.5] * 8, solarize=[0.0, 0.2] + [0.0] * 8),
             dict(type='PackImageText', meta_keys=('img_id', 'img_path', 'img_shape', 'ori_shape', 'caption')),
         ]))
 # the heads start from scratch at 10x the tower's learning rate

@@ -305,7 +305,12 @@ class Distiller(BaseModel):
         ctx.update({k: no_grad(v) for k, v in producers.items()} if frozen else producers)
 
     def step_context(self, images: torch.Tensor, data_samples: Sequence) -> tuple[StepContext, int]:
-        """Sample views and build the lazily evaluated signals of one step."""
+        """Sample views and build the lazily evaluated signals of one step.
+
+        ``images``: ``(B, 3, H, W)``, or ``(B, V, 3, H, W)`` photometric draws for samplers that take them."""
+        if images.dim() == 5 and not self.views.takes_draws:
+            raise ValueError(f'{type(self.views).__name__} takes (B, 3, H, W) images, got {tuple(images.shape)}: '
+                             f'per-view photometric draws (PhotometricViews) are for MultiCrop')
         sizes = [tuple(s.metainfo.get('img_shape', images.shape[-2:]))[:2] for s in data_samples]
         proposals = [s.proposals for s in data_samples] if all('proposals' in s for s in data_samples) else None
         rank, _ = get_dist_info()

@@ -130,9 +130,11 @@ def rois_of(source: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return torch.cat([source[:, None].to(boxes), boxes], dim=1)
 
 
-def crop_view(images: torch.Tensor, source: torch.Tensor, boxes: torch.Tensor, size: Optional[Size]) -> View:
-    """Each ``boxes[n]`` of image ``source[n]`` stretched to the view size (one ``roi_align`` per size)."""
-    rois = rois_of(source, boxes).to(images.device)
+def crop_view(images: torch.Tensor, source: torch.Tensor, boxes: torch.Tensor, size: Optional[Size],
+              rows: Optional[torch.Tensor] = None) -> View:
+    """Each ``boxes[n]`` of image ``source[n]`` stretched to the view size (one ``roi_align`` per size),
+    cut from row ``rows[n]`` of ``images`` (default: ``source[n]``; another draw of the same image)."""
+    rois = rois_of(source if rows is None else rows, boxes).to(images.device)
     return View(lambda s: roi_align(images, rois, output_size=s, spatial_scale=1.0, sampling_ratio=-1, aligned=True),
                 size, source, boxes)
 
@@ -143,6 +145,7 @@ class ViewSampler:
     view_names: tuple[str, ...] = ()
     region_views: tuple[str, ...] = ()  # views with regions (``regions`` / ``region_tokens`` readouts)
     source_views: tuple[str, ...] = ()  # views whose images each show one source image
+    takes_draws = False  # whether ``images`` may be ``(B, V, 3, H, W)`` photometric draws (``MultiCrop``)
 
     def views(self, images: torch.Tensor, sizes: Sequence[Size], generator: torch.Generator,
               proposals: Optional[Sequence[torch.Tensor]], student_size: int) -> dict[str, View]:
@@ -362,8 +365,14 @@ class MultiCrop(ViewSampler):
     ``ratio``), flipped horizontally with probability ``flip``, stretched to ``global_size`` /
     ``local_size`` (``None``: each model's native size).
 
+    Images may come as ``(B, V, 3, H, W)``, ``V = num_global + num_local`` photometric draws of each
+    (``PhotometricViews`` in the data pipeline, ``MultiViewDataPreprocessor``): crop ``c`` (globals
+    first) is cut from draw ``c``, with the same boxes as from ``(B, 3, H, W)`` images.
+
     Views: ``global`` ``(num_global * B, 3, ...)``, ``local`` ``(num_local * B, 3, ...)``.
     """
+
+    takes_draws = True
 
     view_names = ('global', 'local')
     source_views = ('global', 'local')
@@ -382,13 +391,24 @@ class MultiCrop(ViewSampler):
 
     def views(self, images: torch.Tensor, sizes: Sequence[Size], generator: torch.Generator,
               proposals: Optional[Sequence[torch.Tensor]], student_size: int) -> dict[str, View]:
-        out = {}
+        draws = images.shape[1] if images.dim() == 5 else None
+        num_crops = sum(num for num, _, _ in self.crops.values())
+        if draws is not None and draws != num_crops:
+            raise ValueError(f'{draws} photometric draws per image for {num_crops} crops: set the pipeline\'s '
+                             f'PhotometricViews(num_views={num_crops})')
+        out, first = {}, 0
         for name, (num, scale, size) in self.crops.items():
             source = torch.arange(len(sizes)).repeat(num)
             boxes = random_resized_boxes(torch.tensor(sizes, dtype=torch.float32)[source], scale, self.ratio,
                                          generator)
             flipped = torch.rand(len(source), generator=generator) < self.flip
-            view = crop_view(images, source, boxes, None if size is None else (size, size))
+            size = None if size is None else (size, size)
+            if draws is None:
+                view = crop_view(images, source, boxes, size)
+            else:  # crop c of image b from draw c: row b * V + c of the (B * V, 3, H, W) draws
+                crop = first + torch.arange(num).repeat_interleave(len(sizes))
+                view = crop_view(images.flatten(0, 1), source, boxes, size, rows=source * draws + crop)
+            first += num
             view.render = flip_rows(view.render, flipped.to(images.device))
             out[name] = view
         return out

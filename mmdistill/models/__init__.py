@@ -1,3 +1,4 @@
 from .dense_zero_shot import DenseZeroShotClassifier
+from .multiview import MultiViewDataPreprocessor
 
-__all__ = ['DenseZeroShotClassifier']
+__all__ = ['DenseZeroShotClassifier', 'MultiViewDataPreprocessor']

@@ -21,13 +21,15 @@ class RandomCaption(BaseTransform):
 
 @TRANSFORMS.register_module()
 class PackImageText(BaseTransform):
-    """``img`` (H, W, 3) -> ``inputs`` (3, H, W) uint8 tensor; caption(s) and ids into a data sample."""
+    """``img`` (H, W, 3) -> ``inputs`` (3, H, W) uint8 tensor (per-view draws of ``PhotometricViews``
+    (V, H, W, 3) -> (V, 3, H, W)); caption(s) and ids into a data sample."""
 
     def __init__(self, meta_keys: tuple[str, ...] = ('img_id', 'img_path', 'caption', 'captions', 'ori_shape',
                                                      'img_shape')) -> None:
         self.meta_keys = meta_keys
 
     def transform(self, results: dict) -> dict:
-        img = np.ascontiguousarray(results['img'].transpose(2, 0, 1))
+        img = results['img']
+        img = np.ascontiguousarray(img.transpose(0, 3, 1, 2) if img.ndim == 4 else img.transpose(2, 0, 1))
         sample = BaseDataElement(metainfo={k: results[k] for k in self.meta_keys if k in results})
         return dict(inputs=torch.from_numpy(img), data_samples=sample)
