@@ -104,12 +104,12 @@ def set_precision(wrapper: dict, dtype: str, device: str) -> str:
 
 
 def default_image_size(cfg: Config, kind: str) -> tuple[int, int]:
-    """Synthetic image size: the segmentor's crop, 640 x 640 for detectors, 480 x 640 (a COCO image,
-    resized by the distiller to its ``student_size``) otherwise."""
+    """Synthetic image size: the segmentor's crop, the detector config's ``image_size`` (640 x 640 if
+    none), 480 x 640 (a COCO image, resized by a distiller to its ``student_size``) otherwise."""
     if kind == 'segmentor':
         size = cfg.model.get('data_preprocessor', {}).get('size')
         return tuple(size) if size else (512, 512)
-    return (640, 640) if kind == 'detector' else (480, 640)
+    return tuple(cfg.get('image_size', (640, 640))) if kind == 'detector' else (480, 640)
 
 
 def prepare_config(config: str, opts: BenchmarkOptions) -> tuple[Config, str]:
