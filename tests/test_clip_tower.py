@@ -285,3 +285,30 @@ def test_timm_dinov2_tower_matches_timm(tmp_path):
     torch.testing.assert_close(reloaded(images).dense, tower(images).dense)
     with pytest.raises(FileNotFoundError, match='DINOv2 release'):
         CLIPTower('timm:vit_small_patch14_dinov2', checkpoint=str(tmp_path / 'missing.pth'))
+
+
+@pytest.mark.parametrize('arch', [VIT, EVA])
+def test_grad_checkpointing_gives_the_same_loss_and_gradients(arch):
+    plain = seeded_tower(arch).train()
+    ckpt = CLIPTower(arch, grad_checkpointing=True).train()
+    ckpt.load_state_dict(plain.state_dict())
+    plain.set_trainable('all'), ckpt.set_trainable('all')
+    images = torch.randn(2, 3, 40, 32)
+    calls = []
+    ckpt.adapter.blocks[0].register_forward_pre_hook(lambda *_: calls.append(1))
+    losses, grads = [], []
+    for tower in (plain, ckpt):
+        out = tower(images, cls=True, dense=True, layers=(1,))
+        loss = out.dense.square().mean() + out.cls.pow(3).mean() + out.layers[1].abs().mean()
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({n: p.grad for n, p in tower.named_parameters() if p.requires_grad})
+    torch.testing.assert_close(losses[1], losses[0])
+    assert grads[1].keys() == grads[0].keys() and all(g is not None for g in grads[0].values())
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-5, atol=1e-6, msg=name)
+    assert len(calls) == 2  # block 0 ran again in the backward pass: its activations were not kept
+    with torch.no_grad():  # teachers: no recomputation, same outputs
+        calls.clear()
+        torch.testing.assert_close(ckpt(images).dense, plain(images).dense)
+        assert len(calls) == 1

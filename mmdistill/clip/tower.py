@@ -16,11 +16,12 @@ Student and teacher towers are instances of this class.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from torch.utils.checkpoint import checkpoint
 
 from ..registry import MODELS
 from .adapters import make_adapter
@@ -63,11 +64,16 @@ class CLIPTower(BaseModule):
             ``'clearclip'`` or ``'naclip'`` (see ``readouts.py``).
         naclip_sigma: standard deviation, in cells, of NACLIP's Gaussian neighbourhood prior.
         compiled_blocks: ``torch.compile`` the transformer blocks (see :meth:`compile_blocks`).
+        grad_checkpointing: activation checkpointing per transformer block when gradients are
+            recorded (``torch.utils.checkpoint``, non-reentrant): each block's activations are
+            recomputed in the backward pass instead of kept, for large towers at large inputs.
+            Same outputs and gradients; no effect under ``no_grad`` (teachers).
     """
 
     def __init__(self, arch: str, checkpoint: Optional[str] = None, trainable: str = 'blocks',
                  train_last_blocks: Optional[int] = None, dense_path: str = 'value', naclip_sigma: float = 5.0,
-                 compiled_blocks: bool = False, init_cfg: Optional[dict] = None) -> None:
+                 compiled_blocks: bool = False, grad_checkpointing: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if dense_path not in DENSE_PATHS:
             raise ValueError(f'dense_path must be one of {DENSE_PATHS}, got {dense_path!r}')
@@ -77,6 +83,7 @@ class CLIPTower(BaseModule):
         self.checkpoint = checkpoint
         self.dense_path = dense_path
         self.naclip_sigma = naclip_sigma
+        self.grad_checkpointing = grad_checkpointing
         self.visual = (build_timm_vit(arch, checkpoint) if arch.startswith(TIMM_PREFIX)
                        else build_clip_model(arch, checkpoint).visual)
         self.adapter = make_adapter(self.visual)
@@ -143,26 +150,32 @@ class CLIPTower(BaseModule):
                 raise ValueError(f'stop_after={stop_after} gives only layers <= {stop_after}, no cls / dense')
             last = stop_after + 1
         for i in range(last):
-            x = self.adapter.block(i, x, grid)
+            x = self._run(self.adapter.block, i, x, grid)
             if i in want:
                 out.layers[i] = self._to_map(x[:, p:], grid.size)
         if stop_after is not None:
             return out
         y = None
         if cls or last in want or (dense and self.dense_path == 'plain'):
-            y = self.adapter.block(last, x, grid)
+            y = self._run(self.adapter.block, last, x, grid)
             if last in want:
                 out.layers[last] = self._to_map(y[:, p:], grid.size)
             if cls:
                 out.cls = self.adapter.pool(y)
         if dense:
             if self.dense_path == 'value':
-                y = self.adapter.value_block(last, x, grid)
+                y = self._run(self.adapter.value_block, last, x, grid)
             elif self.dense_path in READOUTS:
                 y = self.adapter.readout_block(last, x, grid, self.dense_path, self.naclip_sigma)
             out.dense_tokens = self._to_map(y[:, p:], grid.size)
             out.dense = F.normalize(self._to_map(self.adapter.head(y[:, p:]), grid.size), dim=1)
         return out
+
+    def _run(self, block: Callable[..., torch.Tensor], *args) -> torch.Tensor:
+        """``block(*args)``, under activation checkpointing when it is on and gradients are recorded."""
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            return checkpoint(block, *args, use_reentrant=False)
+        return block(*args)
 
     @staticmethod
     def _to_map(tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
