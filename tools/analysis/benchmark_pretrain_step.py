@@ -4,7 +4,8 @@
     python tools/analysis/benchmark_pretrain_step.py --arch ARCH --batch 64 --image-size 224
 
 A step is the forward pass of both towers on random images and fixed captions, the
-contrastive loss, backward and a fused AdamW step (data loading excluded). Variants:
+contrastive loss, backward and a fused AdamW step (data loading excluded), profiled by the common
+benchmark loop (``mmdistill.engine.profiling``: median per part, FLOPs counted once). Variants:
 float32 or bfloat16 autocast, each with PyTorch's default attention kernel or the math
 kernel that ``BF16OptimWrapper`` chooses on CPUs. The report names the CPU features that
 decide whether bfloat16 is native (``mmdistill.engine.bf16.native_bf16``).
@@ -15,17 +16,17 @@ import argparse
 import contextlib
 import json
 import os.path as osp
-import statistics
 import sys
-import time
 
 import torch
+from mmengine.optim import OptimWrapper
 from mmengine.structures import BaseDataElement
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 import mmdistill  # noqa: E402,F401
 from mmdistill.engine.bf16 import native_bf16  # noqa: E402
+from mmdistill.engine.profiling import StepProfile, profile_training, repeat  # noqa: E402
 from mmdistill.registry import MODELS  # noqa: E402
 
 CAPTION = 'a scene with a green star, a small red circle and a dotted diamond on sand.'
@@ -48,24 +49,18 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def time_steps(model: torch.nn.Module, images: torch.Tensor, samples: list, device: str, dtype: str,
-               math_attention: bool, warmup: int, iters: int) -> list[float]:
-    """Seconds of each measured step."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-    times = []
-    for i in range(warmup + iters):
-        start = time.perf_counter()
+def profile_variant(model: torch.nn.Module, batch: dict, device: str, dtype: str, math_attention: bool,
+                    warmup: int, iters: int) -> StepProfile:
+    """The common step profile (``mmdistill.engine.profiling``) of one precision and attention kernel."""
+    optim_wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True))
+
+    @contextlib.contextmanager
+    def variant():
         attention = sdpa_kernel(SDPBackend.MATH) if math_attention else contextlib.nullcontext()
         with torch.autocast(device, dtype=torch.bfloat16, enabled=dtype == 'bfloat16'), attention:
-            loss = model(images, samples, mode='loss')['loss_image_text']
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return times
+            yield
+
+    return profile_training(model, optim_wrapper, repeat(batch), iters, warmup, device, context=variant)
 
 
 def main() -> None:
@@ -73,7 +68,8 @@ def main() -> None:
     torch.manual_seed(0)
     model = MODELS.build(dict(type='CLIPPretrainer', arch=args.arch)).to(args.device)
     images = torch.randn(args.batch, 3, args.image_size, args.image_size, device=args.device)
-    samples = [BaseDataElement(metainfo=dict(caption=CAPTION)) for _ in range(args.batch)]
+    batch = dict(inputs=images, data_samples=[BaseDataElement(metainfo=dict(caption=CAPTION))
+                                              for _ in range(args.batch)])
     device_type = torch.device(args.device).type
     machine = dict(device=args.device, threads=torch.get_num_threads(), torch=torch.__version__,
                    cpu_capability=torch.backends.cpu.get_cpu_capability(),
@@ -83,12 +79,13 @@ def main() -> None:
     for dtype, math_attention in VARIANTS:
         if dtype not in args.dtypes:
             continue
-        times = time_steps(model, images, samples, args.device, dtype, math_attention, args.warmup, args.iters)
+        profile = profile_variant(model, batch, args.device, dtype, math_attention, args.warmup, args.iters)
         row = dict(dtype=dtype, attention='math' if math_attention else 'default',
-                   ms_median=1000 * statistics.median(times), ms_min=1000 * min(times))
+                   ms_median=1000 * profile.step_seconds, gflops=profile.step_flops / 1e9,
+                   ms_backward=1000 * profile.seconds['backward'], ms_optimizer=1000 * profile.seconds['optimizer'])
         results.append(row)
         print(f'{dtype:9s} {row["attention"]:8s} attention: {row["ms_median"]:8.0f} ms per step '
-              f'(min {row["ms_min"]:.0f}; {args.batch} pairs)', flush=True)
+              f'({args.batch} pairs, {row["gflops"]:.1f} GFLOP)', flush=True)
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(machine=machine, arch=args.arch, batch=args.batch, results=results), f, indent=1)
