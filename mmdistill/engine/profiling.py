@@ -157,6 +157,7 @@ class StepProfile:
     batch_size: int
     peak_memory_mib: float
     attention_kernels: dict[str, int] = field(default_factory=dict)
+    cpu_step_seconds: float = 0.0  # median CPU time of the process per step (all threads): a shared machine's cost
 
     @property
     def step_seconds(self) -> float:
@@ -174,7 +175,8 @@ class StepProfile:
 
     def as_dict(self) -> dict:
         return dict(parts=list(self.parts), seconds=self.seconds, flops=self.flops, batch_size=self.batch_size,
-                    step_seconds=self.step_seconds, step_flops=self.step_flops, step_tflops=self.tflops(),
+                    step_seconds=self.step_seconds, cpu_step_seconds=self.cpu_step_seconds,
+                    step_flops=self.step_flops, step_tflops=self.tflops(),
                     peak_memory_mib=self.peak_memory_mib, attention_kernels=self.attention_kernels)
 
 
@@ -242,14 +244,16 @@ def profile_training(model: nn.Module, optim_wrapper, batches: Iterator[dict], s
         flops.update(meter.flops)
     if torch.device(device).type == 'cuda':
         torch.cuda.reset_peak_memory_stats(torch.device(device))
-    samples = []
+    samples, cpu = [], []
     for _ in range(steps):
         meter.reset()
+        start = time.process_time()
         step()
+        cpu.append(time.process_time() - start)
         samples.append({p: meter.seconds.get(p, 0.0) for p in order})
     seconds = {p: statistics.median(s[p] for s in samples) for p in order}
     return StepProfile(order, seconds, {p: flops.get(p, 0) for p in order}, batch_size, peak_memory_mib(device),
-                       kernels.calls)
+                       kernels.calls, statistics.median(cpu))
 
 
 def profile_inference(model: nn.Module, data: dict, iters: int, warmup: int, device: str) -> dict:

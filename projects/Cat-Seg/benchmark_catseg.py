@@ -1,9 +1,11 @@
 """Cost of Cat-Seg: training step time and peak memory, inference images/s with the config's test protocol.
 
-Each measurement runs in a fresh process (peak memory is the process's high-water mark; on CUDA,
-``torch.cuda.max_memory_allocated``). On CPU both the wall time and the process's CPU time are reported: with
-one thread and a shared machine, the CPU time is what the step costs on an idle core. ``--random-weights``
-builds both towers without checkpoints (ViT-B/16 at 384 without downloading anything); the vocabulary is
+The training step is the common benchmark profile (``mmdistill.engine.profiling``, median of ``--steps``
+after one warm-up, synthetic images and label maps). Each measurement runs in a fresh process (peak memory
+is the process's high-water mark; on CUDA, ``torch.cuda.max_memory_allocated``). On CPU both the wall time
+and the process's CPU time are reported: with one thread and a shared machine, the CPU time is what the step
+costs on an idle core. ``--random-weights`` builds both towers without checkpoints (ViT-B/16 at 384 without
+downloading anything); the vocabulary is
 ``--classes`` made-up names.
 
     OMP_NUM_THREADS=1 python projects/Cat-Seg/benchmark_catseg.py \\
@@ -18,6 +20,7 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
+import statistics
 import time
 
 import torch
@@ -47,8 +50,8 @@ def build(args: argparse.Namespace):
 
 def measure(kind: str, args: argparse.Namespace, queue: mp.Queue) -> None:
     from mmengine.optim import build_optim_wrapper
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
+
+    from mmdistill.engine.profiling import profile_training, repeat, synthetic_batch
 
     torch.set_num_threads(args.threads)
     cfg, model = build(args)
@@ -57,28 +60,16 @@ def measure(kind: str, args: argparse.Namespace, queue: mp.Queue) -> None:
     base = rss_mib()
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    times, cpu_times = [], []
-    if kind == 'train':
-        model.train()
+    if kind == 'train':  # the common step profile (mmdistill.engine.profiling) on synthetic batches
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
-        n = args.batch_size
-        images = torch.randn(n, 3, *size, device=args.device)
-        samples = []
-        for _ in range(n):
-            s = SegDataSample(gt_sem_seg=PixelData(data=torch.randint(0, args.classes, (1, *size), device=args.device)))
-            s.set_metainfo(dict(img_shape=size, ori_shape=size, pad_shape=size))
-            samples.append(s)
-        for _ in range(args.steps + 1):
-            start, cpu = time.perf_counter(), time.process_time()
-            optim.update_params(model.loss(images, samples)['decode.loss_bce'])
-            if cuda:
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - start)
-            cpu_times.append(time.process_time() - cpu)
+        batch = synthetic_batch('segmentor', args.batch_size, size, labels=range(args.classes))
+        profile = profile_training(model, optim, repeat(batch), args.steps, 1, args.device, count_flops=False)
+        seconds, cpu_seconds = profile.step_seconds, profile.cpu_step_seconds
     else:
         model.eval()
         test_size = tuple(cfg.model.test_cfg.get('size') or size)  # the protocol resizes to it anyway
         images = torch.randn(1, 3, *test_size, device=args.device)
+        times, cpu_times = [], []
         with torch.no_grad():
             for _ in range(args.images + 1):
                 start, cpu = time.perf_counter(), time.process_time()
@@ -87,11 +78,10 @@ def measure(kind: str, args: argparse.Namespace, queue: mp.Queue) -> None:
                     torch.cuda.synchronize()
                 times.append(time.perf_counter() - start)
                 cpu_times.append(time.process_time() - cpu)
-    timed, cpu_timed = times[1:], cpu_times[1:]  # the first one warms up
+        seconds, cpu_seconds = statistics.mean(times[1:]), statistics.mean(cpu_times[1:])  # the first warms up
     peak = (torch.cuda.max_memory_allocated() / 2 ** 20 if cuda
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    queue.put(dict(kind=kind, seconds=sum(timed) / len(timed), cpu_seconds=sum(cpu_timed) / len(cpu_timed),
-                   peak_mib=peak,
+    queue.put(dict(kind=kind, seconds=seconds, cpu_seconds=cpu_seconds, peak_mib=peak,
                    model_mib=base, params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad)))
 
 
