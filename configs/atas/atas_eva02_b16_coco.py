@@ -2,7 +2,7 @@
 # images, no labels. Mosaic of 4 x 4 tiles of 160 px (640 px, a 40 x 40 grid) from 16 different images
 # per GPU; the frozen teacher sees every tile alone, and every image alone, at its native 224 px.
 # Weights 1 / 0.1 / 1 (G2L / L2L / G2G): see docs/methods/atas.md. 8 GPUs: bash tools/dist_train.sh CONFIG 8
-# Any image folder: replace the dataset by a list of images (img_path) in a COCO-style JSON.
+# Any image folder (no JSON): configs/atas/atas_vitb16_openai_image-folder.py (ImageFolderDataset).
 _base_ = ['../_base_/distill/coco_distill_eva02_b16.py']
 
 batch_size = 16  # per GPU: a 4 x 4 mosaic takes 16 different images; x 8 GPUs = 128 images per step
