@@ -65,6 +65,12 @@ def test_compiled_tower_blocks_equal_eager():
         a, b = eager(images, cls=True), compiled(images, cls=True)
     torch.testing.assert_close(b.cls, a.cls, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(b.dense, a.dense, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # the benchmark's FLOP step counts a compiled tower in full
+        with counting('cpu') as eager_count:
+            eager(images, cls=True)
+        with counting('cpu') as compiled_count:
+            compiled(images, cls=True)
+    assert compiled_count.get_total_flops() == eager_count.get_total_flops() > 0
 
 
 def test_bfloat16_autocast_keeps_the_scd_loss_in_float32():

@@ -43,6 +43,7 @@ class BenchmarkOptions:
     ``dtype``: ``'config'`` (the config's optimiser wrapper; fp32 on CPUs for AMP configs), ``'fp32'``,
     ``'bf16'`` (``BF16OptimWrapper``: autocast, no loss scaler; float32 on CPUs without native bfloat16)
     or ``'fp16'`` (``AmpOptimWrapper``). ``compile``: ``torch.compile`` every CLIP tower's blocks.
+    ``grad_checkpointing``: the towers' activation checkpointing (``CLIPTower(grad_checkpointing=True)``).
     ``fused_optimizer``: the optimiser's ``fused=True``. ``attention``: force one
     ``scaled_dot_product_attention`` kernel (:data:`ATTENTION`). ``synthetic``: random images and
     samples (:func:`~.profiling.synthetic_batch`) instead of the config's dataset.
@@ -57,6 +58,7 @@ class BenchmarkOptions:
     batch_size: Optional[int] = None
     image_size: Optional[tuple[int, int]] = None
     compile: bool = False
+    grad_checkpointing: bool = False
     fused_optimizer: bool = False
     attention: str = 'default'
     inference: bool = True
@@ -131,13 +133,15 @@ def prepare_config(config: str, opts: BenchmarkOptions) -> tuple[Config, str]:
     return cfg, dtype
 
 
-def compile_towers(model: nn.Module) -> int:
-    """``torch.compile`` the blocks of every CLIP tower of ``model``; returns how many towers."""
+def set_towers(model: nn.Module, compile: bool, grad_checkpointing: bool) -> None:
+    """``torch.compile`` the blocks of every CLIP tower of ``model`` and / or turn on their activation
+    checkpointing (which acts only where gradients flow: the student)."""
     from ..clip.tower import CLIPTower
-    towers = [m for m in model.modules() if isinstance(m, CLIPTower)]
-    for tower in towers:
-        tower.compile_blocks()
-    return len(towers)
+    for tower in (m for m in model.modules() if isinstance(m, CLIPTower)):
+        if compile:
+            tower.compile_blocks()
+        if grad_checkpointing:
+            tower.grad_checkpointing = True
 
 
 def cycle(loader) -> Iterator[dict]:
@@ -156,8 +160,7 @@ def benchmark_config(config: str, opts: BenchmarkOptions) -> dict:
     cfg, dtype = prepare_config(config, opts)
     runner = Runner.from_cfg(cfg)
     model = runner.model.to(opts.device)
-    if opts.compile:
-        compile_towers(model)
+    set_towers(model, opts.compile, opts.grad_checkpointing)
     optim_wrapper = runner.build_optim_wrapper(cfg.optim_wrapper)
     kind = model_kind(model)
     size = tuple(opts.image_size or default_image_size(cfg, kind))

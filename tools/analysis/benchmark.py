@@ -34,7 +34,7 @@ DOCS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'd
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
-    """The options of :class:`bench.BenchmarkOptions` (shared with ``gpu_speed.py``)."""
+    """The options of ``mmdistill.engine.benchmark.BenchmarkOptions`` that every run shares."""
     parser.add_argument('--steps', type=int, default=20, help='measured steps')
     parser.add_argument('--warmup', type=int, default=5, help='steps before measuring')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -51,6 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config')
     add_options(parser)
     parser.add_argument('--compile', action='store_true', help="torch.compile the CLIP towers' blocks")
+    parser.add_argument('--grad-checkpointing', action='store_true', help="the towers' activation checkpointing")
     parser.add_argument('--fused-optimizer', action='store_true', help='the optimiser with fused=True')
     parser.add_argument('--attention', choices=tuple(bench.ATTENTION), default='default', help='force one SDPA kernel')
     parser.add_argument('--no-inference', action='store_true', help='skip inference of detectors / segmentors')
@@ -65,7 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def options(args: argparse.Namespace, **overrides) -> bench.BenchmarkOptions:
-    """:class:`bench.BenchmarkOptions` from parsed arguments (``overrides`` win)."""
+    """``BenchmarkOptions`` from parsed arguments (``overrides`` win)."""
     fields = dict(steps=args.steps, warmup=args.warmup, device=args.device, dtype=args.dtype,
                   random_weights=args.random_weights, synthetic=args.synthetic, batch_size=args.batch_size,
                   image_size=tuple(args.image_size) if args.image_size else None, infer_iters=args.infer_iters)
@@ -75,7 +76,8 @@ def options(args: argparse.Namespace, **overrides) -> bench.BenchmarkOptions:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    opts = options(args, compile=args.compile, fused_optimizer=args.fused_optimizer, attention=args.attention,
+    opts = options(args, compile=args.compile, grad_checkpointing=args.grad_checkpointing,
+                   fused_optimizer=args.fused_optimizer, attention=args.attention,
                    inference=not args.no_inference, cfg_options=args.cfg_options, label=args.label)
     result = bench.benchmark_config(args.config, opts)
     print(f'\n{result["label"]} on {result["device"]}, {result["dtype"]}, batch {result["train"]["batch_size"]}, '
