@@ -27,6 +27,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmdistill.engine import setup_cpu_distributed  # noqa: E402
 from mmdistill.registry import RUNNERS  # noqa: E402
 from mmdistill.utils.runtime import default_work_dir, setup_visualization  # noqa: E402
 
@@ -89,6 +90,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = setup_cfg(args)
+    setup_cpu_distributed(cfg)  # --launcher pytorch without an accelerator: gloo
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -26,6 +26,7 @@ _import_mmdistill()
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from mmdistill.engine import setup_cpu_distributed  # noqa: E402
 from mmdistill.registry import RUNNERS  # noqa: E402
 from mmdistill.utils.runtime import (  # noqa: E402
     default_work_dir,
@@ -106,6 +107,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = setup_cfg(args)
+    setup_cpu_distributed(cfg)  # --launcher pytorch without an accelerator: gloo
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -1,8 +1,10 @@
 from .bf16 import BF16OptimWrapper
+from .distributed import CPUDistributedDataParallel, CPUSyncBatchNorm, setup_cpu_distributed
 from .loss_guard import check_finite_terms, install_loss_guard
 from .optimizers import GroupedOptimWrapperConstructor, merge_param_groups
 
 install_loss_guard()
 
-__all__ = ['BF16OptimWrapper', 'check_finite_terms', 'install_loss_guard', 'GroupedOptimWrapperConstructor',
-           'merge_param_groups']
+__all__ = ['BF16OptimWrapper', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'check_finite_terms',
+           'install_loss_guard', 'GroupedOptimWrapperConstructor', 'merge_param_groups',
+           'setup_cpu_distributed']

@@ -10,7 +10,7 @@ model = dict(
                   drop_rate=0.0, drop_path_rate=0.1, depths=[3, 3, 12, 3],
                   attention_kernel_sizes=[5, [1, 7], [1, 11], [1, 21]],
                   attention_kernel_paddings=[2, [0, 3], [0, 5], [0, 10]], act_cfg=dict(type='GELU'),
-                  norm_cfg=dict(type='BN', requires_grad=True),
+                  norm_cfg=dict(type='SyncBN', requires_grad=True),  # 8 processes of 2 images: synced statistics
                   init_cfg=dict(type='Pretrained', checkpoint=student_checkpoint)),
     decode_head=dict(_delete_=True, type='LightHamHead', in_channels=[128, 320, 512], in_index=[1, 2, 3],
                      channels=512, ham_channels=512, dropout_ratio=0.1, num_classes=512,

@@ -47,7 +47,8 @@ class LatentEmbeddingGenerator(BaseModule):
             self.mlp = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.Linear(ffn_ratio * dim, dim))
 
     def forward(self, prototypes: torch.Tensor, latent_cls: torch.Tensor, global_cls: torch.Tensor,
-                local_cls: torch.Tensor, local_valid: torch.Tensor) -> torch.Tensor:
+                local_cls: torch.Tensor, local_valid: torch.Tensor,
+                query_valid: Optional[torch.Tensor] = None) -> torch.Tensor:
         """
         Args:
             prototypes: ``(B, U, D)`` latent prototypes ``F_u`` (rows of absent latent classes are ignored later).
@@ -55,6 +56,10 @@ class LatentEmbeddingGenerator(BaseModule):
             global_cls: ``(B, D)`` global CLS tokens.
             local_cls: ``(B, O, D)`` local CLS tokens of each image's classes (seen and latent).
             local_valid: ``(B, O)`` bool.
+            query_valid: ``(B, U)`` bool, the image's latent classes (``U`` is the batch's largest count). The
+                queries attend to each other: without it, the padding rows of an image would too, and its
+                embeddings would depend on the other images of its batch (and on how a batch is split over
+                processes).
 
         Returns:
             ``(B, U, D)`` latent embeddings ``A'_u``.
@@ -76,4 +81,9 @@ class LatentEmbeddingGenerator(BaseModule):
         empty = ~valid.any(1)
         valid = valid.clone()
         valid[empty, 0] = True
-        return self.decoder(query, memory, memory_key_padding_mask=~valid)
+        padding = None
+        if query_valid is not None:
+            query_valid = query_valid.clone()
+            query_valid[:, 0] |= ~query_valid.any(1)  # a row to attend to in an image without latent classes
+            padding = ~query_valid
+        return self.decoder(query, memory, tgt_key_padding_mask=padding, memory_key_padding_mask=~valid)

@@ -6,6 +6,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from mmengine.dist import all_reduce, get_world_size
 from torch import nn
 from torchvision.ops import sigmoid_focal_loss
 
@@ -44,13 +45,27 @@ def class_prototypes(features: torch.Tensor, labels: torch.Tensor, num_classes: 
     return sums / counts.clamp(min=1)[..., None], counts > 0
 
 
+def per_process_count(count: torch.Tensor) -> torch.Tensor:
+    """The total of ``count`` over all processes (at least 1) divided by their number.
+
+    A process's sum divided by it, averaged over the processes (as DDP averages gradients), is the sum over
+    the global batch divided by its count: the loss a single process would compute on the whole batch,
+    however the batch is split. With one process it is ``max(count, 1)``.
+    """
+    total = count.detach().float().clone()
+    world_size = get_world_size()
+    if world_size > 1:
+        all_reduce(total)
+    return total.clamp(min=1) / world_size
+
+
 def nel_loss(logits: torch.Tensor, labels: torch.Tensor, valid_classes: torch.Tensor, ignore_index: int = 255,
              focal_weight: float = 100.0, dice_weight: float = 1.0) -> torch.Tensor:
     """NEL as ZegCLIP uses it: ``focal_weight`` x sigmoid focal loss (alpha 0.25, gamma 2) + ``dice_weight`` x dice.
 
     The focal loss runs over every valid class map of every image (one-hot targets) and the dice loss over the
     (image, class) pairs present in the labels; each map's loss is its mean over non-ignored pixels, and both
-    sums are divided by the number of present pairs.
+    sums are divided by the number of present pairs (over all processes: :func:`per_process_count`).
 
     Args:
         logits: ``(B, C, H, W)``.
@@ -64,7 +79,7 @@ def nel_loss(logits: torch.Tensor, labels: torch.Tensor, valid_classes: torch.Te
     flat = logits.flatten(2).masked_fill(~valid_classes[..., None], 0.0)  # (B, C, P)
     area = pixels.sum(1).clamp(min=1)[:, None].to(logits.dtype)  # (B, 1)
     present = (targets.sum(-1) > 0) & valid_classes
-    num_pairs = present.sum().clamp(min=1)
+    num_pairs = per_process_count(present.sum())
     focal = sigmoid_focal_loss(flat, targets, alpha=0.25, gamma=2.0, reduction='none')
     focal = (focal * pixels[:, None]).sum(-1) / area * valid_classes  # (B, C)
     probs = flat.sigmoid() * pixels[:, None]

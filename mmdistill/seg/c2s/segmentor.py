@@ -40,7 +40,7 @@ from ...utils import module_device
 from .bank import CLSTokenBank
 from .latent_embedding import LatentEmbeddingGenerator
 from .latent_mining import LatentClassMiner
-from .losses import ResidualProjector, class_prototypes, global_prototypes, nel_loss
+from .losses import ResidualProjector, class_prototypes, global_prototypes, nel_loss, per_process_count
 
 TEACHER_PREFIX = 'teacher.'
 DISTILL_LOSSES = ('infonce', 'cosine', 'l2')
@@ -268,9 +268,10 @@ class C2SSegmentor(EncoderDecoder):
         logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.seen_embeddings.to(features.dtype))
         target, valid = labels, torch.ones(labels.shape[0], num_seen, dtype=torch.bool, device=labels.device)
         if self.latent_generator is not None and num_classes > num_seen:
+            latent_valid = torch.arange(num_classes - num_seen, device=labels.device)[None] < num_latent[:, None]
             latent_embeddings = self.latent_generator(
                 prototypes[:, num_seen:], local_cls[:, num_seen:] if local_cls is not None else None,
-                global_cls, local_cls, local_valid)  # (B, U, D)
+                global_cls, local_cls, local_valid, latent_valid)  # (B, U, D)
             cosine = torch.einsum('bdhw,bud->buhw', F.normalize(features, dim=1),
                                   F.normalize(latent_embeddings, dim=-1))
             logits = torch.cat([logits, self.latent_scale * cosine], 1)
@@ -331,12 +332,13 @@ class C2SSegmentor(EncoderDecoder):
         """NEL + cross-entropy (Eq. 5) of ``(B, C, h, w)`` logits against ``(B, H, W)`` labels.
 
         Classes not ``valid`` ``(B, C)`` for an image take no part; pixels whose label is ignored neither. An image
-        whose pixels are all ignored contributes nothing (the sums are divided by the labelled pixels).
+        whose pixels are all ignored contributes nothing (the sums are divided by the labelled pixels, counted over
+        all processes, so that 2 processes give the loss and gradients of 1 process with the same global batch).
         """
         logits = resize(logits, size=target.shape[-2:], mode='bilinear', align_corners=self.align_corners).float()
         masked = logits.masked_fill(~valid[..., None, None], float('-inf'))
         ce = F.cross_entropy(masked, target, ignore_index=self.ignore_index, reduction='sum')
-        labelled = (target != self.ignore_index).sum().clamp(min=1)
+        labelled = per_process_count((target != self.ignore_index).sum())  # over all processes' images
         return dict(loss_nel=self.pixel_loss['nel_weight'] * nel_loss(logits, target, valid, self.ignore_index),
                     loss_ce=self.pixel_loss['ce_weight'] * ce / labelled)
 
