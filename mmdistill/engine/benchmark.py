@@ -29,6 +29,7 @@ from .profiling import (
 )
 
 DTYPES = ('config', 'fp32', 'bf16', 'fp16')
+BF16 = 'mmdistill.BF16OptimWrapper'
 ATTENTION = {'default': None, 'flash': SDPBackend.FLASH_ATTENTION, 'efficient': SDPBackend.EFFICIENT_ATTENTION,
              'cudnn': SDPBackend.CUDNN_ATTENTION, 'math': SDPBackend.MATH}
 DOCS_SECTION = '## Benchmark runs (`tools/analysis/benchmark.py`)'
@@ -88,11 +89,11 @@ def set_precision(wrapper: dict, dtype: str, device: str) -> str:
     on_cpu = torch.device(device).type == 'cpu'
     if dtype == 'fp32' or (dtype == 'config' and on_cpu):
         replace_amp_wrapper(wrapper)
-        if wrapper.get('type') == 'BF16OptimWrapper' and dtype == 'fp32':
+        if wrapper.get('type') in (BF16, 'BF16OptimWrapper') and dtype == 'fp32':
             wrapper['type'] = 'OptimWrapper'
-    elif dtype == 'bf16':
-        if not replace_amp_wrapper(wrapper, 'BF16OptimWrapper'):
-            wrapper['type'] = 'BF16OptimWrapper'
+    elif dtype == 'bf16':  # scoped: mmdet / mmseg configs look wrappers up in their own registries first
+        if not replace_amp_wrapper(wrapper, BF16):
+            wrapper['type'] = BF16
     elif dtype == 'fp16':
         if on_cpu:
             raise ValueError('fp16 (AmpOptimWrapper) needs an accelerator')
@@ -100,7 +101,7 @@ def set_precision(wrapper: dict, dtype: str, device: str) -> str:
     kind = wrapper.get('type', 'OptimWrapper')
     if kind == 'AmpOptimWrapper':
         return str(wrapper.get('dtype') or 'float16')
-    if kind == 'BF16OptimWrapper':
+    if kind in (BF16, 'BF16OptimWrapper'):
         return 'bfloat16' if native_bf16(torch.device(device).type) else 'float32'
     return 'float32'
 
