@@ -70,6 +70,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def add_hooks(cfg: Config, *names: str) -> None:
+    """Append mmdistill's hooks ``names`` to ``cfg.custom_hooks`` unless the config has them."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    present = {str(h.get('type', '')).split('.')[-1] for h in hooks if isinstance(h, dict)}
+    cfg.custom_hooks = hooks + [dict(type=f'mmdistill.{name}') for name in names if name not in present]
+
+
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = Config.fromfile(args.config)
@@ -91,6 +98,8 @@ def setup_cfg(args: argparse.Namespace) -> Config:
         if not scale_cfg or 'base_batch_size' not in scale_cfg:
             raise RuntimeError('--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
+
+    add_hooks(cfg, 'RNGStateHook')  # exact resume
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -1,0 +1,74 @@
+"""Random generator states in checkpoints, so that a resumed run draws what the uninterrupted one draws.
+
+mmengine's checkpoints hold the model, optimiser, schedulers and the seed, but not the state of torch's
+generator. A run resumed at iteration ``k`` reseeds it, so dropout, drop path and mmdet's RoI / anchor
+samplers draw differently from iteration ``k + 1`` on. NumPy's and Python's generators, which the data
+pipelines draw from, need nothing more: mmengine reseeds them and replays the pipeline over the ``k``
+batches already trained (data loader workers are seeded per worker), so batch ``k + 1`` is drawn as before,
+as long as the model itself does not draw from them (this project's models draw from torch only).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+
+from ..registry import HOOKS
+
+
+def generator_states() -> dict:
+    """The states of torch's global generators (CPU and, if present, CUDA)."""
+    states = dict(torch=torch.get_rng_state())
+    if torch.cuda.is_available():
+        states['torch_cuda'] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_generator_states(states: dict) -> None:
+    """Restore what :func:`generator_states` returned."""
+    torch.set_rng_state(states['torch'])
+    if 'torch_cuda' in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states['torch_cuda'])
+
+
+@HOOKS.register_module()
+class RNGStateHook(Hook):
+    """Saves every process's torch generator states in checkpoints (``checkpoint['rng_states']``, one entry
+    per rank) and restores them when a run resumes.
+
+    They are restored just before the first iteration after the resume, once mmengine has reseeded (on
+    the checkpoint's seed) and advanced the data loader past the iterations already trained. Loading weights
+    (``load_from`` without ``resume``) restores nothing. A checkpoint of a run
+    with another number of processes restores nothing (a warning says so). ``tools/train.py`` adds this
+    hook to every config.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._pending: Optional[dict] = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        _, world_size = get_dist_info()
+        states = generator_states()
+        checkpoint['rng_states'] = all_gather_object(states) if world_size > 1 else [states]
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        saved = checkpoint.get('rng_states')
+        if saved is None or not getattr(runner, '_resume', False):  # ``load_from`` starts a new run
+            return
+        rank, world_size = get_dist_info()
+        if len(saved) != world_size:
+            print_log(f'the checkpoint holds the generator states of {len(saved)} processes, this run has '
+                      f'{world_size}: random draws after the resume differ from an uninterrupted run',
+                      logger='current', level=30)
+            return
+        self._pending = saved[rank]
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self._pending is not None:
+            set_generator_states(self._pending)
+            self._pending = None

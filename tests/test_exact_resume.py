@@ -1,0 +1,78 @@
+"""Exact resume: a run interrupted at iteration 2 and resumed with ``--resume`` logs the losses of the
+uninterrupted run at every later iteration (deterministic mode, one process).
+
+The uninterrupted run trains 4 iterations and saves ``iter_2.pth`` on the way (the file an interrupted run
+leaves); the resumed run starts from it in a fresh work dir. What must travel with the checkpoint: the
+distiller's view-step counter, an EMA teacher and the DINO centre (model buffers), the C2S CLS bank, the
+optimiser and schedulers, the data order, and torch's generator state (dropout, drop path, mmdet's RoI
+samplers), see ``mmdistill.engine.RNGStateHook``.
+"""
+from pathlib import Path
+
+import pytest
+from train_helpers import RECORD, needs_world, recording_config, train
+
+DETERMINISTIC = "randomness = dict(seed=0, deterministic=True)\n"
+
+
+def assert_exact_resume(config: str, tmp_path: Path, batch: int = 2, body: str = '') -> list[dict]:
+    config = recording_config(config, tmp_path, DETERMINISTIC + body)
+    options = RECORD + [f'train_dataloader.batch_size={batch}', 'train_cfg.max_iters=4',
+                        'default_hooks.checkpoint.interval=2', 'default_hooks.checkpoint.max_keep_ckpts=-1']
+    whole = train(config, tmp_path / 'whole', 1, options)
+    resumed = train(config, tmp_path / 'resumed', 1, options, resume=tmp_path / 'whole' / 'iter_2.pth')
+    assert [r['iter'] for r in whole] == [1, 2, 3, 4]
+    assert [r['iter'] for r in resumed] == [3, 4]
+    for a, b in zip(whole[2:], resumed):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert b[key] == pytest.approx(a[key], rel=1e-6, abs=1e-9), (a['iter'], key, a, b)
+    return whole
+
+
+@needs_world
+def test_frozen_teacher_distiller_resumes_exactly(tmp_path):
+    whole = assert_exact_resume('configs/clipself/clipself_patches_synthetic.py', tmp_path)
+    assert whole[2]['loss_clipself'] != whole[3]['loss_clipself']
+
+
+@pytest.mark.slow
+@needs_world
+def test_ema_teacher_distiller_resumes_exactly(tmp_path):
+    """SILC: EMA teacher, DINO centre, random multi-crops, flips and caption choices in the data pipeline."""
+    assert_exact_resume('configs/silc/silc_finetune_synthetic.py', tmp_path)
+
+
+@pytest.mark.slow
+@needs_world
+def test_fvit_resumes_exactly(tmp_path):
+    """mmdet's random RoI / anchor samplers and random resize, crop and flip."""
+    assert_exact_resume('configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py', tmp_path)
+
+
+@pytest.mark.slow
+@needs_world
+def test_c2s_resumes_exactly(tmp_path):
+    """Drop path and dropout (torch's generator), flips, the CLS bank."""
+    assert_exact_resume('configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py', tmp_path)
+
+
+def test_rng_state_hook_restores_torch_generator_on_resume_only():
+    from types import SimpleNamespace
+
+    import torch
+
+    from mmdistill.engine import RNGStateHook
+    hook, checkpoint = RNGStateHook(), {}
+    torch.manual_seed(3)
+    hook.before_save_checkpoint(None, checkpoint)
+    expected = torch.rand(4)  # what the uninterrupted run draws next
+    torch.manual_seed(0)  # a resumed run reseeds
+    hook.after_load_checkpoint(SimpleNamespace(_resume=False), checkpoint)  # load_from: nothing restored
+    hook.before_train_iter(None, 0)
+    assert not torch.equal(torch.rand(4), expected)
+    hook.after_load_checkpoint(SimpleNamespace(_resume=True), checkpoint)
+    hook.before_train_iter(None, 0)
+    assert torch.equal(torch.rand(4), expected)
+    hook.before_train_iter(None, 1)  # only once
+    assert not torch.equal(torch.rand(4), expected)
