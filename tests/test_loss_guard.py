@@ -44,3 +44,55 @@ def test_training_stops_at_the_nan_step_with_the_weights_of_the_step_before(tmp_
     assert torch.isfinite(model.w).all()
     expected = torch.ones(3) * 0.8 ** 3  # three SGD steps on (w - 0)^2 with lr 0.1, none with the NaN
     torch.testing.assert_close(model.w.detach(), expected)
+
+
+class ToyNaNAt(Toy):
+    """``loss_bad`` is NaN at the calls (iterations, from 1) in ``bad``, 0 otherwise."""
+
+    def __init__(self, bad: set) -> None:
+        super().__init__(bad_at=0)
+        self.bad = bad
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        self.calls += 1
+        bad = torch.tensor(float('nan') if self.calls in self.bad else 0.0)
+        return dict(loss_good=(self.w - inputs.mean()).pow(2).sum(), loss_bad=self.w.sum() * 0 + bad)
+
+
+def _runner(model, tmp_path, iters: int, **guard) -> Runner:
+    return Runner(model=model, work_dir=str(tmp_path), experiment_name=f'guard_{tmp_path.name}_{id(model)}',
+                  train_dataloader=dict(dataset=[dict(inputs=torch.zeros(1))] * 20, batch_size=1,
+                                        sampler=dict(type='DefaultSampler', shuffle=False),
+                                        collate_fn=dict(type='default_collate')),
+                  train_cfg=dict(by_epoch=False, max_iters=iters),
+                  optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+                  default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
+                  custom_hooks=[dict(type='mmdistill.LossGuardHook', mode='skip', **guard)])
+
+
+def test_skip_mode_skips_the_step_and_counts_it_in_the_log(tmp_path):
+    model = ToyNaNAt(bad={3, 5})
+    runner = _runner(model, tmp_path, iters=6)
+    runner.train()
+    reference = ToyNaNAt(bad=set())
+    ref_runner = _runner(reference, tmp_path / 'ref', iters=4)  # the 4 steps that were taken
+    ref_runner.train()
+    torch.testing.assert_close(model.w.detach(), reference.w.detach())  # momentum untouched by skipped steps
+    assert runner.message_hub.get_scalar('train/skipped_steps').current() == 2
+    log = next(tmp_path.glob('*/*.log')).read_text()
+    assert 'non-finite loss at iteration 2: loss_bad = nan; the step is skipped' in log
+    assert 'skipped_steps: 2' in log and 'nan' not in log.split('skipped_steps: 2')[1].split('\n')[0]
+
+
+def test_skip_mode_stops_after_max_skips(tmp_path):
+    runner = _runner(ToyNaNAt(bad={2, 3}), tmp_path, iters=6, max_skips=1)
+    with pytest.raises(FloatingPointError, match='2 steps with a non-finite loss skipped, more than max_skips=1'):
+        runner.train()
+
+
+def test_skip_mode_ends_with_its_runner(tmp_path):
+    _runner(ToyNaNAt(bad={2}), tmp_path, iters=2).train()
+    from mmdistill.engine.loss_guard import guard_mode
+    assert guard_mode() == 'skip'
+    Runner(model=Toy(bad_at=10), work_dir=str(tmp_path / 'next'), experiment_name='next')  # the default again
+    assert guard_mode() == 'raise'

@@ -1,11 +1,11 @@
 from .bf16 import BF16OptimWrapper
 from .distributed import CPUDistributedDataParallel, CPUSyncBatchNorm, setup_cpu_distributed
-from .loss_guard import check_finite_terms, install_loss_guard
+from .loss_guard import LossGuardHook, check_finite_terms, install_loss_guard
 from .optimizers import GroupedOptimWrapperConstructor, merge_param_groups
 from .rng_state import RNGStateHook
 
 install_loss_guard()
 
 __all__ = ['BF16OptimWrapper', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'GroupedOptimWrapperConstructor',
-           'RNGStateHook', 'check_finite_terms', 'install_loss_guard',
+           'LossGuardHook', 'RNGStateHook', 'check_finite_terms', 'install_loss_guard',
            'merge_param_groups', 'setup_cpu_distributed']
