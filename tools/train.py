@@ -99,7 +99,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
             raise RuntimeError('--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
 
-    add_hooks(cfg, 'RNGStateHook')  # exact resume
+    add_hooks(cfg, 'RNGStateHook', 'NonEmptyTrainDataHook')  # exact resume; an empty dataset is an error
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -46,7 +46,10 @@ def read_json(path: str, hint: str) -> object:
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path} not found: {hint}')
     with open(path, encoding='utf-8') as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as e:
+            raise ValueError(f'{path} is not valid JSON ({e}): {hint}') from e
 
 
 def write_json_atomic(path: str, obj: object) -> None:
@@ -105,6 +108,12 @@ def make_ov_instances(instances: dict, split: dict, annotate: str, source: str =
     missing = [n for n in split['base'] + split['novel'] if n not in ids]
     if missing:
         raise ValueError(f'{source}: split classes missing from the categories: {missing}')
+    known = set(ids.values())
+    unknown = [a for a in instances['annotations'] if a['category_id'] not in known]
+    if unknown:
+        raise ValueError(f'{source}: annotation {unknown[0].get("id")} (image {unknown[0].get("image_id")}) names '
+                         f'category id {unknown[0]["category_id"]}, which is not in "categories" '
+                         f'({len(unknown)} such annotations)')
     kept = set(split['base'] + split['novel'])
     annotated = {ids[n] for n in (split['base'] if annotate == 'base' else kept)}
     return dict(instances,
