@@ -6,6 +6,7 @@ import os.path as osp
 
 import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 import mmdistill  # noqa: F401
 from mmdistill.clip.tower import CLIPTower
@@ -134,3 +135,21 @@ def test_gpu_speed_smoke_runs_a_distiller_and_a_detector(tmp_path):
     assert results[1]['inference']['gflops_per_image'] > 0 and results[1]['inference']['params'] > 0
     table = (tmp_path / 'table.md').read_text().splitlines()
     assert table[0] == DOCS_HEADER and len(table) == 4
+
+
+def test_checkpointed_tower_recomputes_under_the_forward_attention_kernel():
+    """``BF16OptimWrapper`` runs the forward under ``sdpa_kernel(MATH)`` on CPUs; the backward's recomputation
+    of a checkpointed block must use the same kernel (another one saves other tensors: a CheckpointError)."""
+    torch.manual_seed(0)
+    plain = CLIPTower('mmdistill-tiny-ViT-P8')
+    checkpointed = CLIPTower('mmdistill-tiny-ViT-P8', grad_checkpointing=True)
+    checkpointed.load_state_dict(plain.state_dict())
+    images = torch.randn(2, 3, 32, 40)
+    grads = []
+    for tower in (plain, checkpointed):
+        with sdpa_kernel(SDPBackend.MATH):
+            loss = tower(images, cls=True).cls.square().sum()
+        loss.backward()  # outside the kernel context, as OptimWrapper.backward
+        grads.append([p.grad for p in tower.parameters() if p.requires_grad])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

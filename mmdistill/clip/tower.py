@@ -15,12 +15,14 @@ Student and teacher towers are instances of this class.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.checkpoint import checkpoint
 
 from ..registry import MODELS
@@ -31,6 +33,15 @@ from .readouts import READOUTS
 
 TRAINABLE_MODES = ('none', 'blocks', 'all')
 DENSE_PATHS = ('value', 'plain') + READOUTS
+
+
+def allowed_sdpa_backends() -> list[SDPBackend]:
+    """The ``scaled_dot_product_attention`` kernels allowed now (an ``sdpa_kernel`` context narrows them)."""
+    flags = {SDPBackend.FLASH_ATTENTION: torch.backends.cuda.flash_sdp_enabled,
+             SDPBackend.EFFICIENT_ATTENTION: torch.backends.cuda.mem_efficient_sdp_enabled,
+             SDPBackend.CUDNN_ATTENTION: torch.backends.cuda.cudnn_sdp_enabled,
+             SDPBackend.MATH: torch.backends.cuda.math_sdp_enabled}
+    return [backend for backend, enabled in flags.items() if enabled()]
 
 
 @dataclass
@@ -174,7 +185,11 @@ class CLIPTower(BaseModule):
     def _run(self, block: Callable[..., torch.Tensor], *args) -> torch.Tensor:
         """``block(*args)``, under activation checkpointing when it is on and gradients are recorded."""
         if self.grad_checkpointing and torch.is_grad_enabled():
-            return checkpoint(block, *args, use_reentrant=False)
+            # the backward's recomputation runs outside any `sdpa_kernel` context of the forward (BF16OptimWrapper
+            # picks the math kernel on CPUs): another kernel would save other tensors, which checkpoint rejects
+            backends = allowed_sdpa_backends()
+            return checkpoint(block, *args, use_reentrant=False,
+                              context_fn=lambda: (contextlib.nullcontext(), sdpa_kernel(backends)))
         return block(*args)
 
     @staticmethod
