@@ -11,7 +11,7 @@ towers' blocks compiled (last: compiling takes longest). Synthetic images (1024-
 from 480 x 640 images, 20 proposals each), random weights, ``--steps`` after ``--warmup``. Rows start while
 the elapsed time (plus ``COMPILE_S`` for compiled rows) is under ``--budget`` seconds; the table is
 rewritten after every row.
-``--smoke``: the synthetic-world configs, batch 2, one step, no compile rows (this CPU's compile of every
+``--smoke``: the synthetic-world configs, 96-px images, batch 2, one step, no compile rows (this CPU's compile of every
 tower shape takes minutes; ``tests/test_benchmark.py`` compiles a tower).
 """
 from __future__ import annotations
@@ -94,6 +94,7 @@ def main(argv=None) -> list[dict]:
             continue
         opts = bench.BenchmarkOptions(steps=steps, warmup=warmup, device=args.device, random_weights=True,
                                       synthetic=True, batch_size=2 if args.smoke else None, label=row,
+                                      image_size=(96, 96) if args.smoke else None,  # the world's images
                                       infer_iters=2 if args.smoke else 10,
                                       cfg_options=None if args.smoke else REAL_OPTIONS.get(row), **extra)
         began = time.perf_counter()
