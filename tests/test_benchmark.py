@@ -94,8 +94,11 @@ def test_peaks_precision_and_random_weights():
     assert gpu_peak('NVIDIA A100-SXM4-80GB', 'float32').tflops == 19.5
     assert gpu_peak('Some GPU', 'bfloat16').tflops is None
     wrapper = dict(type='AmpOptimWrapper', dtype='float16', optimizer=dict(type='AdamW'))
-    dtype = set_precision(wrapper, 'bf16', 'cpu')  # float32 where the CPU has no native bfloat16
-    assert dtype == ('bfloat16' if native_bf16('cpu') else 'float32')
+    assert set_precision(wrapper, 'bf16', 'cpu') == 'float32'  # BF16OptimWrapper's default on CPUs
+    wrapper['cpu_bf16'] = True
+    assert set_precision(wrapper, 'bf16', 'cpu') == ('bfloat16' if native_bf16('cpu') else 'float32')
+    assert set_precision(wrapper, 'fp32', 'cpu') == 'float32' and wrapper['type'] == 'OptimWrapper'
+    assert 'cpu_bf16' not in wrapper
     assert wrapper['type'] == 'mmdistill.BF16OptimWrapper'  # found from mmdet / mmseg configs too
     assert 'dtype' not in wrapper
     wrapper = dict(type='AmpOptimWrapper', dtype='float16')

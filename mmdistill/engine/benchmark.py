@@ -42,7 +42,7 @@ class BenchmarkOptions:
     """What :func:`benchmark_config` measures and how.
 
     ``dtype``: ``'config'`` (the config's optimiser wrapper; fp32 on CPUs for AMP configs), ``'fp32'``,
-    ``'bf16'`` (``BF16OptimWrapper``: autocast, no loss scaler; float32 on CPUs without native bfloat16)
+    ``'bf16'`` (``BF16OptimWrapper``: autocast, no loss scaler; float32 on CPUs unless ``cpu_bf16``)
     or ``'fp16'`` (``AmpOptimWrapper``). ``compile``: ``torch.compile`` every CLIP tower's blocks.
     ``grad_checkpointing``: the towers' activation checkpointing (``CLIPTower(grad_checkpointing=True)``).
     ``fused_optimizer``: the optimiser's ``fused=True``. ``attention``: force one
@@ -91,6 +91,7 @@ def set_precision(wrapper: dict, dtype: str, device: str) -> str:
         replace_amp_wrapper(wrapper)
         if wrapper.get('type') in (BF16, 'BF16OptimWrapper') and dtype == 'fp32':
             wrapper['type'] = 'OptimWrapper'
+            wrapper.pop('cpu_bf16', None)
     elif dtype == 'bf16':  # scoped: mmdet / mmseg configs look wrappers up in their own registries first
         if not replace_amp_wrapper(wrapper, BF16):
             wrapper['type'] = BF16
@@ -102,7 +103,9 @@ def set_precision(wrapper: dict, dtype: str, device: str) -> str:
     if kind == 'AmpOptimWrapper':
         return str(wrapper.get('dtype') or 'float16')
     if kind in (BF16, 'BF16OptimWrapper'):
-        return 'bfloat16' if native_bf16(torch.device(device).type) else 'float32'
+        device_type = torch.device(device).type
+        on = (device_type != 'cpu' or wrapper.get('cpu_bf16', False)) and native_bf16(device_type)
+        return 'bfloat16' if on else 'float32'
     return 'float32'
 
 
