@@ -95,12 +95,12 @@ def test_peaks_precision_and_random_weights():
     assert gpu_peak('Some GPU', 'bfloat16').tflops is None
     wrapper = dict(type='AmpOptimWrapper', dtype='float16', optimizer=dict(type='AdamW'))
     assert set_precision(wrapper, 'bf16', 'cpu') == 'float32'  # BF16OptimWrapper's default on CPUs
+    assert wrapper['type'] == 'mmdistill.BF16OptimWrapper'  # found from mmdet / mmseg configs too
+    assert 'dtype' not in wrapper
     wrapper['cpu_bf16'] = True
     assert set_precision(wrapper, 'bf16', 'cpu') == ('bfloat16' if native_bf16('cpu') else 'float32')
     assert set_precision(wrapper, 'fp32', 'cpu') == 'float32' and wrapper['type'] == 'OptimWrapper'
     assert 'cpu_bf16' not in wrapper
-    assert wrapper['type'] == 'mmdistill.BF16OptimWrapper'  # found from mmdet / mmseg configs too
-    assert 'dtype' not in wrapper
     wrapper = dict(type='AmpOptimWrapper', dtype='float16')
     assert set_precision(wrapper, 'config', 'cpu') == 'float32' and wrapper['type'] == 'OptimWrapper'
     model = dict(student=dict(checkpoint='a.pt'), backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='b')),
