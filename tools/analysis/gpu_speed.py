@@ -1,4 +1,4 @@
-"""Every speed configuration of the real-scale stages in one call: one table, well within 8 minutes on one GPU.
+"""Every speed configuration of the real-scale stages in one call: one table, within 8 minutes on one GPU.
 
     python tools/analysis/gpu_speed.py --out work_dirs/gpu_speed          # on a GPU (random weights, no data)
     python tools/analysis/gpu_speed.py --smoke                            # the same rows on the world configs, CPU
