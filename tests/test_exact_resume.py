@@ -8,6 +8,7 @@ optimiser and schedulers, the data order, and torch's generator state (dropout, 
 samplers), see ``mmdistill.engine.RNGStateHook``.
 """
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from train_helpers import RECORD, needs_world, recording_config, train
@@ -76,3 +77,49 @@ def test_rng_state_hook_restores_torch_generator_on_resume_only():
     assert torch.equal(torch.rand(4), expected)
     hook.before_train_iter(None, 1)  # only once
     assert not torch.equal(torch.rand(4), expected)
+
+
+def _rng_ranks(rank: int, world: int, port: int, queue) -> None:
+    """Each rank draws from its own generator; rank 0 saves, both ranks resume and draw again."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+    from mmengine.dist import broadcast_object_list
+
+    from mmdistill.engine import RNGStateHook
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    try:
+        hook = RNGStateHook()
+        torch.manual_seed(10 + rank)
+        hook.after_train_iter(None, 0)
+        checkpoint = [{}]
+        if rank == 0:
+            hook.before_save_checkpoint(None, checkpoint[0])  # rank 0 alone saves
+        expected = torch.rand(3).tolist()
+        broadcast_object_list(checkpoint)
+        torch.manual_seed(0)
+        resumed = RNGStateHook()
+        resumed.after_load_checkpoint(SimpleNamespace(_resume=True), checkpoint[0])
+        resumed.before_train_iter(None, 0)
+        queue.put((rank, expected, torch.rand(3).tolist()))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_rng_state_hook_restores_each_rank_its_own_state():
+    import torch.multiprocessing as mp
+    from train_helpers import free_port
+    ctx = mp.get_context('fork')
+    queue, port = ctx.Queue(), free_port()
+    procs = [ctx.Process(target=_rng_ranks, args=(r, 2, port, queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = {r: (e, d) for r, e, d in (queue.get(timeout=120) for _ in procs)}
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert results[0][0] != results[1][0]  # the ranks' generators differ
+    for expected, drawn in results.values():
+        assert drawn == expected

@@ -9,6 +9,7 @@ as long as the model itself does not draw from them (this project's models draw 
 """
 from __future__ import annotations
 
+import logging
 from typing import Optional
 
 import torch
@@ -41,20 +42,25 @@ class RNGStateHook(Hook):
 
     They are restored just before the first iteration after the resume, once mmengine has reseeded (on
     the checkpoint's seed) and advanced the data loader past the iterations already trained. Loading weights
-    (``load_from`` without ``resume``) restores nothing. A checkpoint of a run
-    with another number of processes restores nothing (a warning says so). ``tools/train.py`` adds this
-    hook to every config.
+    (``load_from`` without ``resume``) restores nothing, nor does a checkpoint of a run with another number
+    of processes (a warning says so). With several processes, the states are gathered after every
+    iteration (rank 0 alone saves checkpoints). ``tools/train.py`` adds this hook to every config.
     """
 
-    priority = 'VERY_LOW'
+    priority = 'LOW'  # after_train_iter before the CheckpointHook's (VERY_LOW)
 
     def __init__(self) -> None:
         self._pending: Optional[dict] = None
+        self._gathered: Optional[list] = None
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        """With several processes, collect every rank's states (checkpoints are saved by rank 0 alone)."""
+        if get_dist_info()[1] > 1:
+            self._gathered = all_gather_object(generator_states())
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        _, world_size = get_dist_info()
-        states = generator_states()
-        checkpoint['rng_states'] = all_gather_object(states) if world_size > 1 else [states]
+        gathered = self._gathered if get_dist_info()[1] > 1 else None
+        checkpoint['rng_states'] = gathered if gathered is not None else [generator_states()]
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         saved = checkpoint.get('rng_states')
@@ -64,7 +70,7 @@ class RNGStateHook(Hook):
         if len(saved) != world_size:
             print_log(f'the checkpoint holds the generator states of {len(saved)} processes, this run has '
                       f'{world_size}: random draws after the resume differ from an uninterrupted run',
-                      logger='current', level=30)
+                      logger='current', level=logging.WARNING)
             return
         self._pending = saved[rank]
 
