@@ -26,6 +26,8 @@ from train_helpers import RECORD, free_port, needs_world, recording_config, trai
 
 # plain SGD without warm-up: weight updates proportional to the gradients (Adam's first steps are
 # +-lr whatever the gradient's size, which hides or inflates float noise)
+# (the updates are up to lr = 0.05 in size: a weight tolerance of 1e-5 is a 1/5000 check of them, above the
+# float noise of summing the gradients of 2 processes in another order)
 SGD = """
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=0.05, weight_decay=0.0),
                      clip_grad=dict(max_norm=1.0))
@@ -57,7 +59,7 @@ def assert_parity(config: str, tmp_path: Path, batch: int, iters: int, options: 
             continue
         if key.endswith('bank.bank'):  # the same tokens, in the order the processes were gathered
             value, w2[key] = (v[v.sum(1).argsort()] for v in (value, w2[key]))
-        torch.testing.assert_close(w2[key], value, rtol=1e-4, atol=1e-6, msg=key)
+        torch.testing.assert_close(w2[key], value, rtol=1e-4, atol=1e-5, msg=key)
     return one
 
 
