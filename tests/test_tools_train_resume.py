@@ -148,3 +148,18 @@ def test_show_dir_options():
         ]))
     hook = cfg.default_hooks.visualization
     assert hook.test_out_dir == 'vis' and hook.show is True and hook.wait_time == 0.5
+
+
+def test_a_config_without_a_seed_resumes_with_the_checkpoint_seed(tmp_path):
+    """The data order after a resume follows the checkpoint's seed (mmengine sets it too late for the sampler)."""
+    train = _import_tool('train')
+    ckpt = tmp_path / 'iter_2.pth'
+    torch.save(dict(meta=dict(seed=1234, iter=2), state_dict={}), ckpt)
+    unseeded = ['--cfg-options', 'randomness.seed=None']
+    cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume', str(ckpt), *unseeded]))
+    assert cfg.randomness.seed == 1234
+    (tmp_path / 'last_checkpoint').write_text(str(ckpt))  # auto resume finds it in the work dir
+    cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume', '--work-dir', str(tmp_path), *unseeded]))
+    assert cfg.randomness.seed == 1234
+    cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume', str(ckpt)]))  # a config's own seed wins
+    assert cfg.randomness.seed == 0

@@ -109,8 +109,25 @@ def setup_cfg(args: argparse.Namespace) -> Config:
             raise FileNotFoundError(f'--resume: checkpoint {args.resume} does not exist')
         cfg.resume = True
         cfg.load_from = args.resume
+    if cfg.get('resume'):
+        resume_seed(cfg)
 
     return cfg
+
+
+def resume_seed(cfg: Config) -> None:
+    """A config without a seed resumes with its checkpoint's: mmengine restores it only after the training
+    data loader was built (on a fresh random seed), so the data order would change at the resume."""
+    if (cfg.get('randomness') or {}).get('seed') is not None:
+        return
+    from mmengine.runner import find_latest_checkpoint
+    path = cfg.load_from or find_latest_checkpoint(cfg.work_dir)
+    if not path or not osp.isfile(path):
+        return
+    import torch
+    seed = torch.load(path, map_location='cpu', mmap=True, weights_only=False).get('meta', {}).get('seed')
+    if seed is not None:
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
 
 
 def main(argv=None) -> None:
