@@ -16,12 +16,12 @@ from train_helpers import RECORD, needs_world, recording_config, train
 DETERMINISTIC = "randomness = dict(seed=0, deterministic=True)\n"
 
 
-def assert_exact_resume(config: str, tmp_path: Path, batch: int = 2, body: str = '') -> list[dict]:
+def assert_exact_resume(config: str, tmp_path: Path, batch: int = 2, body: str = '', procs: int = 1) -> list[dict]:
     config = recording_config(config, tmp_path, DETERMINISTIC + body)
     options = RECORD + [f'train_dataloader.batch_size={batch}', 'train_cfg.max_iters=4',
                         'default_hooks.checkpoint.interval=2', 'default_hooks.checkpoint.max_keep_ckpts=-1']
-    whole = train(config, tmp_path / 'whole', 1, options)
-    resumed = train(config, tmp_path / 'resumed', 1, options, resume=tmp_path / 'whole' / 'iter_2.pth')
+    whole = train(config, tmp_path / 'whole', procs, options)
+    resumed = train(config, tmp_path / 'resumed', procs, options, resume=tmp_path / 'whole' / 'iter_2.pth')
     assert [r['iter'] for r in whole] == [1, 2, 3, 4]
     assert [r['iter'] for r in resumed] == [3, 4]
     for a, b in zip(whole[2:], resumed):
@@ -35,6 +35,13 @@ def assert_exact_resume(config: str, tmp_path: Path, batch: int = 2, body: str =
 def test_frozen_teacher_distiller_resumes_exactly(tmp_path):
     whole = assert_exact_resume('configs/clipself/clipself_patches_synthetic.py', tmp_path)
     assert whole[2]['loss_clipself'] != whole[3]['loss_clipself']
+
+
+@pytest.mark.slow
+@needs_world
+def test_two_process_distiller_resumes_exactly(tmp_path):
+    """2 gloo processes: every rank's view-step counter and generator state come back from rank 0's file."""
+    assert_exact_resume('configs/clipself/clipself_patches_synthetic.py', tmp_path, procs=2)
 
 
 @pytest.mark.slow
