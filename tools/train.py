@@ -29,6 +29,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmdistill.engine import setup_cpu_distributed  # noqa: E402
 from mmdistill.registry import RUNNERS  # noqa: E402
 from mmdistill.utils.runtime import (  # noqa: E402
+    add_training_hooks,
     default_work_dir,
     enable_amp,
     fall_back_to_fp32_without_accelerator,
@@ -70,13 +71,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def add_hooks(cfg: Config, *names: str) -> None:
-    """Append mmdistill's hooks ``names`` to ``cfg.custom_hooks`` unless the config has them."""
-    hooks = list(cfg.get('custom_hooks') or [])
-    present = {str(h.get('type', '')).split('.')[-1] for h in hooks if isinstance(h, dict)}
-    cfg.custom_hooks = hooks + [dict(type=f'mmdistill.{name}') for name in names if name not in present]
-
-
 def setup_cfg(args: argparse.Namespace) -> Config:
     """Load the config and apply the command-line options."""
     cfg = Config.fromfile(args.config)
@@ -99,7 +93,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
             raise RuntimeError('--auto-scale-lr needs `auto_scale_lr = dict(base_batch_size=...)` in the config')
         cfg.auto_scale_lr.enable = True
 
-    add_hooks(cfg, 'RNGStateHook', 'NonEmptyTrainDataHook')  # exact resume; an empty dataset is an error
+    add_training_hooks(cfg)
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -24,6 +24,7 @@ from mmengine.runner import Runner
 from ..clip.architectures import MODEL_CONFIG_DIR
 from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
+from ..utils.runtime import add_training_hooks
 from .console import MainJobConsole, attach_progress, format_duration, step
 
 MAIN_JOB_CONFIG = 'configs/quickstart/main_job.py'
@@ -135,6 +136,7 @@ def train_from_config(config: str, work_dir: str, world: str, seed: int, paths: 
     cfg.randomness = dict(seed=seed)
     cfg.resume = True
     cfg.merge_from_dict(overrides)
+    add_training_hooks(cfg)
     runner = Runner.from_cfg(cfg)
     attach_progress(runner)
     runner.train()

@@ -15,6 +15,14 @@ def default_work_dir(config_path: str) -> str:
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
+def add_training_hooks(cfg: Config, names: tuple = ('RNGStateHook', 'NonEmptyTrainDataHook')) -> None:
+    """Append mmdistill's hooks ``names`` to ``cfg.custom_hooks`` unless the config has them (by default:
+    generator states in checkpoints for an exact resume, and an error for an empty training set)."""
+    hooks = list(cfg.get('custom_hooks') or [])
+    present = {str(h.get('type', '')).split('.')[-1] for h in hooks if isinstance(h, dict)}
+    cfg.custom_hooks = hooks + [dict(type=f'mmdistill.{name}') for name in names if name not in present]
+
+
 def amp_supported() -> bool:
     """Whether mmengine's ``AmpOptimWrapper`` can run here (it needs an accelerator)."""
     from mmengine.device import is_cuda_available, is_mlu_available, is_musa_available, is_npu_available
