@@ -9,3 +9,14 @@ def mmdistill_default_scope():
     test made current (mmengine keeps the latest one process-wide)."""
     with DefaultScope.overwrite_default_scope('mmdistill'):
         yield
+
+
+@pytest.fixture(scope='session')
+def quickstart_world():
+    """The main job's world and tiny CLIP (data/synthetic_world, work_dirs/quickstart/tiny_clip.pt), built
+    where missing (about 12 min on 2 cores): tests that train the shipped world configs use them."""
+    from mmdistill.apis.quickstart import QuickstartPaths, ensure_world, pretrained_tiny_clip
+    paths = QuickstartPaths()  # relative, as the main job's: cache keys name some files by path
+    ensure_world(paths, seed=0, force=False)
+    pretrained_tiny_clip(paths, seed=0, force=False)
+    return paths

@@ -1,11 +1,11 @@
 """The analysis commands on a small synthetic world: tables, JSON and pictures of the expected size."""
-import importlib.util
 import json
 import os.path as osp
 
 import cv2
 import pytest
 import torch
+from train_helpers import load_tool
 
 import mmdistill  # noqa: F401
 from mmdistill.analysis.encoders import WORLD_ARCH, load_encoder, quickstart_towers
@@ -17,10 +17,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'analysis/{name}')
 
 
 @pytest.fixture(scope='module')
@@ -89,11 +86,11 @@ def test_bad_arguments_are_clear(world_and_towers):
         quickstart_towers(str(root / 'nowhere'))
 
 
-@pytest.mark.skipif(not osp.isdir(osp.join(REPO, 'work_dirs', 'quickstart')), reason='no quickstart caches')
-def test_quickstart_refiner_reads_out_a_dense_map():
-    specs = quickstart_towers(osp.join(REPO, 'work_dirs', 'quickstart'))
-    if 'tiny CLIP + Refiner' not in specs:
-        pytest.skip('no cached Refiner')
+@pytest.mark.slow
+def test_quickstart_refiner_reads_out_a_dense_map(quickstart_world):
+    from mmdistill.apis.quickstart import refiner_checkpoint
+    refiner_checkpoint(quickstart_world, seed=0, force=False)  # cached by the main job's --all rows
+    specs = quickstart_towers(quickstart_world.work_dir)
     encoder = load_encoder(specs['tiny CLIP + Refiner'])
     dense = encoder.dense_features(torch.randn(2, 3, 96, 96))
     assert dense.shape == (2, 128, 8, 8)

@@ -115,12 +115,12 @@ def test_proposals_missing_for_some_images_are_counted_for_all_an_error(tmp_path
         CocoImageDataset(ann_file=ann, proposal_file=other)
 
 
-def test_world_files_load_without_warnings(warnings_logged):
+def test_world_files_load_without_warnings(warnings_logged, tmp_path):
     """The synthetic world's own files are complete: every image has proposals and a caption."""
-    from train_helpers import WORLD
-    if not (WORLD / 'meta.json').is_file():
-        pytest.skip('needs the synthetic world')
-    data = CocoImageDataset(data_root=str(WORLD), ann_file='annotations/instances_val2017.json',
+    from mmdistill.datasets.synthetic import generate_world
+    world = str(tmp_path / 'world')
+    generate_world(world, seed=3, num_train=4, num_val=6, workers=1, progress=False)
+    data = CocoImageDataset(data_root=world, ann_file='annotations/instances_val2017.json',
                             proposal_file='proposals/proposals_val2017.json')
     assert len(data) > 0 and not warnings_logged
     assert isinstance(data[0]['proposals'], (np.ndarray, torch.Tensor))

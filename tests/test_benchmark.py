@@ -1,12 +1,12 @@
 """The benchmark (``mmdistill/engine/{flops,profiling,benchmark}.py``, ``tools/analysis/benchmark.py``,
 ``gpu_speed.py``): FLOP counts equal the analytic count, compiled towers equal eager ones, bfloat16 autocast
 keeps the losses in float32, and the entry points run on CPU with synthetic data."""
-import importlib.util
 import os.path as osp
 
 import pytest
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
+from train_helpers import load_tool
 
 import mmdistill  # noqa: F401
 from mmdistill.clip.tower import CLIPTower
@@ -27,10 +27,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, 'tools', 'analysis', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'analysis/{name}')
 
 
 # arch, input size, patch, MLP width, MLP matrices (GELU 2, SwiGLU 3), frozen teacher (eval, no_grad)

@@ -147,6 +147,7 @@ def test_c2s_latent_embeddings_of_an_image_do_not_depend_on_the_rest_of_its_batc
 
 
 # ------------------------------------------------------------------ end to end (tools/dist_train.sh)
+@pytest.mark.slow
 @needs_world
 def test_distiller_two_processes_equal_one_with_the_same_global_batch(tmp_path):
     records = assert_parity(

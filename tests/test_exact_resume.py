@@ -31,6 +31,7 @@ def assert_exact_resume(config: str, tmp_path: Path, batch: int = 2, body: str =
     return whole
 
 
+@pytest.mark.slow
 @needs_world
 def test_frozen_teacher_distiller_resumes_exactly(tmp_path):
     whole = assert_exact_resume('configs/clipself/clipself_patches_synthetic.py', tmp_path)

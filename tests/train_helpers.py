@@ -1,6 +1,7 @@
 """Shared by the tests that run tools/train.py and tools/dist_train.sh on the synthetic world configs
 (test_distributed_cpu.py, test_exact_resume.py): a config that records every iteration's losses, and a
-training run that returns them."""
+training run that returns them; and by the tests of other commands under tools/ (:func:`load_tool`)."""
+import importlib.util
 import json
 import os
 import socket
@@ -15,12 +16,20 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / 'tests' / 'data'
 WORLD = REPO / 'data' / 'synthetic_world'
 TINY_CLIP = REPO / 'work_dirs' / 'quickstart' / 'tiny_clip.pt'
-needs_world = pytest.mark.skipif(not (WORLD / 'meta.json').is_file() or not TINY_CLIP.is_file(),
-                                 reason='needs the synthetic world and the tiny CLIP (tools/quickstart.py)')
+# the world and the tiny CLIP are built where missing (conftest.py): such tests are slow on a fresh clone
+needs_world = pytest.mark.usefixtures('quickstart_world')
 
 RECORD = ['default_hooks.logger.interval=1', 'train_dataloader.num_workers=0',
           'train_dataloader.persistent_workers=False']
 
+
+
+def load_tool(path: str):
+    """The module of a command under tools/ (``'analysis/benchmark'``), imported from its file."""
+    spec = importlib.util.spec_from_file_location(f'tool_{Path(path).name}', REPO / 'tools' / f'{path}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def recording_config(base: str, tmp_path: Path, body: str = '') -> str:
