@@ -103,7 +103,7 @@ def _bn_problem():
 
 def test_sync_bn_and_the_dino_centre_of_two_processes_equal_one_process_of_the_whole_batch():
     from mmdistill.distill.terms.dino import DINOLoss
-    ctx = mp.get_context('fork')
+    ctx = mp.get_context('spawn')  # fork after autograd has run in this process fails
     queue = ctx.Queue()
     port = free_port()
     procs = [ctx.Process(target=_half_batch_step, args=(r, 2, port, queue)) for r in range(2)]
