@@ -103,4 +103,4 @@ def test_zero_shot_seg_speed_benchmark(world_and_towers):
         '--size', '48', '--batch-size', '2', '--iters', '1', '--warmup', '0', '--crop-size', '24', '--stride', '24'])
     assert [r['mode'] for r in rows] == ['whole', 'slide 24/24']
     assert [r['windows'] for r in rows] == [1, 4]
-    assert all(r['images_per_s'] > 0 for r in rows)
+    assert all(r['images_per_s'] > 0 and r['gflops_per_image'] > 0 for r in rows)

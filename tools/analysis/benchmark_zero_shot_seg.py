@@ -1,7 +1,8 @@
 """Images/s of training-free zero-shot segmentation inference, whole-image and sliding-window.
 
 Builds the segmentor of an mmseg test config and times ``model.test_step`` (data preprocessor, tower,
-text classifier, upsampling, mmseg's post-processing) on random images of one size; the speed does
+text classifier, upsampling, mmseg's post-processing; mean after warm-up, with counted FLOPs, through
+:func:`mmdistill.engine.profiling.profile_inference`) on random images of one size; the speed does
 not depend on the weights, so ``--random-weights`` drops the checkpoints of the tower and text side.
 
     python tools/analysis/benchmark_zero_shot_seg.py configs/maskclip/maskclip_tinyclip-p12_synthetic-192.py \\
@@ -18,10 +19,7 @@ import argparse
 import importlib.util
 import json
 import os.path as osp
-import platform
-import statistics
 import sys
-import time
 
 if importlib.util.find_spec('mmdistill') is None:  # running from a source checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -29,9 +27,10 @@ if importlib.util.find_spec('mmdistill') is None:  # running from a source check
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
 
 import mmdistill  # noqa: E402,F401  (compat fixes before any config is read)
+from mmdistill.engine.flops import device_name  # noqa: E402
+from mmdistill.engine.profiling import profile_inference  # noqa: E402
 from mmdistill.seg.zero_shot import window_boxes  # noqa: E402
 
 MODES = ('whole', 'slide')
@@ -81,34 +80,6 @@ def random_batch(size: tuple[int, int], batch_size: int) -> dict:
                 data_samples=[SegDataSample(metainfo=meta) for _ in range(batch_size)])
 
 
-def time_mode(model: torch.nn.Module, batch: dict, iters: int, warmup: int, device: str) -> float:
-    """Median seconds per ``model.test_step(batch)``."""
-    def sync() -> None:
-        if device.startswith('cuda'):
-            torch.cuda.synchronize()
-
-    times = []
-    bar = ProgressBar(warmup + iters)
-    with torch.no_grad():
-        for i in range(warmup + iters):
-            sync()
-            start = time.perf_counter()
-            model.test_step(batch)
-            sync()
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-            bar.update()
-    sys.stdout.write('\n')
-    return statistics.median(times)
-
-
-def device_name(device: str) -> str:
-    if device.startswith('cuda'):
-        return torch.cuda.get_device_name(device)
-    return (f'{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, '
-            f'{torch.backends.cpu.get_cpu_capability()}')
-
-
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     if args.threads:
@@ -123,16 +94,18 @@ def main(argv=None) -> list[dict]:
     for mode in args.modes:
         model.test_cfg = type(test_cfg)(mode=mode, crop_size=(crop, crop), stride=(stride, stride))
         windows = len(window_boxes(size, (crop, crop), (stride, stride))) if mode == 'slide' else 1
-        seconds = time_mode(model, batch, args.iters, args.warmup, args.device)
+        cost = profile_inference(model, batch, args.iters, args.warmup, args.device)
+        seconds = args.batch_size / cost['images_per_s']
         rows.append(dict(config=osp.basename(args.config), arch=model.tower.arch, size=f'{size[0]}x{size[1]}',
                          mode=mode if mode == 'whole' else f'slide {crop}/{stride}', windows=windows,
                          batch=args.batch_size, seconds_per_batch=round(seconds, 4),
-                         images_per_s=round(args.batch_size / seconds, 2), device=device_name(args.device)))
-    print('| config | tower | size | mode | windows / image | batch | s / batch | images/s |')
-    print('|---|---|---|---|---|---|---|---|')
+                         images_per_s=round(cost['images_per_s'], 2),
+                         gflops_per_image=round(cost['gflops_per_image'], 2), device=device_name(args.device)))
+    print('| config | tower | size | mode | windows / image | batch | s / batch | images/s | GFLOP / image |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         print(f'| {r["config"]} | {r["arch"]} | {r["size"]} | {r["mode"]} | {r["windows"]} | {r["batch"]} '
-              f'| {r["seconds_per_batch"]:.3f} | {r["images_per_s"]:.1f} |')
+              f'| {r["seconds_per_batch"]:.3f} | {r["images_per_s"]:.1f} | {r["gflops_per_image"]:.2f} |')
     print(f'device: {rows[0]["device"]}, float32')
     if args.out:
         with open(args.out, 'w') as f:
