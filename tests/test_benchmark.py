@@ -129,12 +129,13 @@ def test_benchmark_entry_point_on_a_synthetic_distiller(tmp_path):
 
 
 def test_gpu_speed_smoke_runs_a_distiller_and_a_detector(tmp_path):
-    results = tool('gpu_speed').main(['--smoke', '--rows', 'refiner', 'fvit', '--device', 'cpu',
+    # a clean clone has no world on disk: the smoke rows must not read its split files
+    results = tool('gpu_speed').main(['--smoke', '--rows', 'refiner', 'fvit', 'c2s', '--device', 'cpu',
                                       '--out', str(tmp_path)])
-    assert [r['label'] for r in results] == ['refiner', 'fvit']
+    assert [r['label'] for r in results] == ['refiner', 'fvit', 'c2s']
     assert results[1]['inference']['gflops_per_image'] > 0 and results[1]['inference']['params'] > 0
     table = (tmp_path / 'table.md').read_text().splitlines()
-    assert table[0] == DOCS_HEADER and len(table) == 4
+    assert table[0] == DOCS_HEADER and len(table) == 5
 
 
 def test_checkpointed_tower_recomputes_under_the_forward_attention_kernel():

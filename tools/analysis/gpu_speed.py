@@ -32,6 +32,7 @@ import torch  # noqa: E402
 
 import mmdistill  # noqa: E402,F401
 from mmdistill.datasets.ov_splits import OV_COCO_BASE  # noqa: E402
+from mmdistill.datasets.synthetic import make_splits  # noqa: E402
 from mmdistill.engine import benchmark as bench  # noqa: E402
 
 FAST = dict(dtype='bf16', fused_optimizer=True)
@@ -47,7 +48,7 @@ ROWS = {
     'refiner': ('configs/refiner/refiner_eva02_b16_coco.py', 'configs/refiner/refiner_synthetic.py', {}),
     'refiner-fast': ('configs/refiner/refiner_eva02_b16_coco.py', 'configs/refiner/refiner_synthetic.py', FAST),
     'fvit': ('configs/fvit/fvit_eva02-b16_fpn_8xb8-3e_ov-coco-640.py',
-             'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py', {}),  # base classes: REAL_OPTIONS
+             'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py', {}),  # base classes: *_OPTIONS
     'c2s': ('configs/c2s/c2s_segnext-mscan-b_8xb2-80k_coco-stuff156-15-512x512.py',
             'configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py', {}),
     'r-sc-clipself-fast-checkpointed': ('configs/scd/r_sc_clipself_eva02_b16_coco.py',
@@ -60,8 +61,11 @@ ROWS = {
                                     'configs/scd/r_sc_clipself_synthetic.py', dict(FAST, compile=True)),
 }
 COMPILE_S = 150  # a compiled row's extra seconds (EVA02-B blocks at two token counts, forward and backward)
-# real-scale rows only: what the configs read from data folders absent on a bare GPU machine
-REAL_OPTIONS = {'fvit': {'model.roi_head.bbox_head.vocabulary.base_classes': list(OV_COCO_BASE)}}
+# what the configs read from data folders absent on a bare machine (real scale: COCO; smoke: the world's seed 0)
+BASE_CLASSES = 'model.roi_head.bbox_head.vocabulary.base_classes'
+REAL_OPTIONS = {'fvit': {BASE_CLASSES: list(OV_COCO_BASE)}}
+SMOKE_OPTIONS = {'fvit': {BASE_CLASSES: make_splits(0)['ov_detection']['base']},
+                 'c2s': {'model.vocabulary.unseen_classes': make_splits(0)['zero_shot_segmentation']['unseen']}}
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -96,7 +100,7 @@ def main(argv=None) -> list[dict]:
                                       synthetic=True, batch_size=2 if args.smoke else None, label=row,
                                       image_size=(96, 96) if args.smoke else None,  # the world's images
                                       infer_iters=2 if args.smoke else 10,
-                                      cfg_options=None if args.smoke else REAL_OPTIONS.get(row), **extra)
+                                      cfg_options=(SMOKE_OPTIONS if args.smoke else REAL_OPTIONS).get(row), **extra)
         began = time.perf_counter()
         try:
             result = bench.benchmark_config(osp.join(REPO, world if args.smoke else real), opts)
