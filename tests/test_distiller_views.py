@@ -201,3 +201,25 @@ def test_a_ddp_style_step_updates_the_ema_teacher_at_the_next_loss():
     resumed.loss(images, samples)
     torch.testing.assert_close(resumed.teachers['ema'].tower.visual.transformer.resblocks[0].mlp.c_fc.weight,
                                teacher.detach())
+
+
+def test_a_step_skipped_for_a_non_finite_loss_leaves_the_ema_teacher_where_it_was():
+    from mmengine.logging import MessageHub
+    model = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=0.5)))
+    optim = OptimWrapper(torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0))
+    teacher = lambda: [t.detach().clone() for t in model.teachers['ema'].parameters()]  # noqa: E731
+    images, samples = batch()
+    hub = MessageHub.get_current_instance()
+    hub.update_info('loss_guard_mode', 'skip')
+    try:
+        model.train_step(dict(inputs=images, data_samples=samples), optim)  # taken: student and teacher now differ
+        start = teacher()
+        model.train_step(dict(inputs=images * float('nan'), data_samples=samples), optim)  # skipped
+        assert all(torch.equal(a, b) for a, b in zip(teacher(), start))
+        model.loss(images, samples)  # as under DDP: the owed update of a skipped step is not made either
+        assert all(torch.equal(a, b) for a, b in zip(teacher(), start))
+        model.train_step(dict(inputs=images, data_samples=samples), optim)  # taken: the teacher follows
+        assert not all(torch.equal(a, b) for a, b in zip(teacher(), start))
+    finally:
+        hub.update_info('loss_guard_mode', 'raise')
+        hub.update_info('loss_guard_step_skipped', False)

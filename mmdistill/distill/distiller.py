@@ -50,6 +50,7 @@ from torch import nn
 
 from ..clip.pooling import roi_embeddings
 from ..clip.tower import CLIPTower
+from ..engine.loss_guard import last_step_skipped
 from ..registry import MODELS
 from .teachers import EMATeacher, FrozenTeacher, Teacher
 from .views import View, ViewSampler, ViewSet, view_generator
@@ -347,8 +348,9 @@ class Distiller(BaseModel):
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict[str, torch.Tensor]:
         """Weighted terms of one step. A teacher update still owed for the previous optimiser step
-        (a DDP wrapper's ``train_step`` does not call :meth:`train_step`) is made first."""
-        if bool(self.teachers_behind):
+        (a DDP wrapper's ``train_step`` does not call :meth:`train_step`) is made first, unless that step
+        was skipped for a non-finite loss."""
+        if bool(self.teachers_behind) and not last_step_skipped():
             self.update_teachers()
         if self.training:
             self.teachers_behind.fill_(True)
@@ -363,7 +365,8 @@ class Distiller(BaseModel):
 
     def train_step(self, data, optim_wrapper) -> dict[str, torch.Tensor]:
         log_vars = super().train_step(data, optim_wrapper)
-        self.update_teachers()
+        if not last_step_skipped():  # a step skipped for a non-finite loss (LossGuardHook) moves no teacher
+            self.update_teachers()
         return log_vars
 
     def update_teachers(self) -> None:

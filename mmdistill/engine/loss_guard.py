@@ -7,7 +7,8 @@ scope (distillers, F-ViT, C2S, Cat-Seg, stock mmdet / mmseg models run through `
 
 With ``custom_hooks = [dict(type='mmdistill.LossGuardHook', mode='skip')]`` such a step is skipped instead:
 no backward pass, no optimiser step (on every process, so DDP stays in step), a warning naming the terms,
-and the number of skipped steps in the log (``skipped_steps``); ``max_skips`` bounds them.
+and the number of skipped steps in the log (``skipped_steps``); ``max_skips`` bounds them. What follows an
+optimiser step (an EMA teacher's average) asks :func:`last_step_skipped` first.
 """
 from __future__ import annotations
 
@@ -60,6 +61,11 @@ def check_finite_terms(log_vars: dict) -> None:
                                  'taken (the weights are those of the previous step)')
 
 
+def last_step_skipped() -> bool:
+    """Whether the last ``update_params`` of the current runner skipped its step (skip mode, non-finite loss)."""
+    return bool(MessageHub.get_current_instance().get_info('loss_guard_step_skipped', False))
+
+
 def guarded_parse_losses(self: BaseModel, losses: dict):
     loss, log_vars = _ORIGINAL(self, losses)
     if self.training and guard_mode() == 'raise':
@@ -78,13 +84,15 @@ def guarded_parse_losses(self: BaseModel, losses: dict):
 def guarded_update_params(self: OptimWrapper, loss: torch.Tensor, step_kwargs: Optional[dict] = None,
                           zero_kwargs: Optional[dict] = None) -> None:
     """In skip mode, a non-finite loss on any process skips backward and step on all of them."""
+    hub = MessageHub.get_current_instance()
+    hub.update_info('loss_guard_step_skipped', False)
     if guard_mode() == 'skip':
         finite = torch.isfinite(loss.detach()).all().float().reshape(1)
         if is_distributed():
             all_reduce(finite, op='min')
         if not bool(finite.item()):
             self.zero_grad(**(zero_kwargs or {}))
-            hub = MessageHub.get_current_instance()
+            hub.update_info('loss_guard_step_skipped', True)
             skipped = int(hub.get_info('loss_guard_skipped', 0)) + 1
             hub.update_info('loss_guard_skipped', skipped)  # travels with checkpoints
             hub.update_scalar('train/skipped_steps', skipped)
