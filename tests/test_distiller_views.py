@@ -204,13 +204,17 @@ def test_a_ddp_style_step_updates_the_ema_teacher_at_the_next_loss():
 
 
 def test_a_step_skipped_for_a_non_finite_loss_leaves_the_ema_teacher_where_it_was():
+    from types import SimpleNamespace
+
     from mmengine.logging import MessageHub
+
+    from mmdistill.engine import LossGuardHook
     model = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=0.5)))
     optim = OptimWrapper(torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0))
     teacher = lambda: [t.detach().clone() for t in model.teachers['ema'].parameters()]  # noqa: E731
     images, samples = batch()
     hub = MessageHub.get_current_instance()
-    hub.update_info('loss_guard_mode', 'skip')
+    LossGuardHook(mode='skip').before_train(SimpleNamespace(message_hub=hub))
     try:
         model.train_step(dict(inputs=images, data_samples=samples), optim)  # taken: student and teacher now differ
         start = teacher()

@@ -64,8 +64,9 @@ COMPILE_S = 150  # a compiled row's extra seconds (EVA02-B blocks at two token c
 # what the configs read from data folders absent on a bare machine (real scale: COCO; smoke: the world's seed 0)
 BASE_CLASSES = 'model.roi_head.bbox_head.vocabulary.base_classes'
 REAL_OPTIONS = {'fvit': {BASE_CLASSES: list(OV_COCO_BASE)}}
-SMOKE_OPTIONS = {'fvit': {BASE_CLASSES: make_splits(0)['ov_detection']['base']},
-                 'c2s': {'model.vocabulary.unseen_classes': make_splits(0)['zero_shot_segmentation']['unseen']}}
+WORLD_SPLITS = make_splits(0)
+SMOKE_OPTIONS = {'fvit': {BASE_CLASSES: WORLD_SPLITS['ov_detection']['base']},
+                 'c2s': {'model.vocabulary.unseen_classes': WORLD_SPLITS['zero_shot_segmentation']['unseen']}}
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
