@@ -236,6 +236,20 @@ def test_training_step_losses_and_gradients():
     assert int(model.bank.filled) == 2
 
 
+def test_a_float64_model_computes_its_losses_in_float64():
+    """Losses are computed in at least float32 (half-precision outputs upcast), never below the model's
+    precision: the distributed parity tests train in float64."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        model = build().train()
+        losses = model.loss(torch.randn(2, 3, 32, 32), samples_with_labels(seen_labels()))
+    finally:
+        torch.set_default_dtype(default)
+    assert set(losses) == {'loss_global', 'loss_local', 'loss_nel', 'loss_ce'}
+    assert all(v.dtype == torch.float64 and torch.isfinite(v) for v in losses.values())
+
+
 def test_seen_only_student_needs_no_teacher_and_ignores_all_ignored_images():
     model = build(teacher=None, global_distill=None, local_distill=None, latent_mining=None,
                   latent_embedding=None).train()

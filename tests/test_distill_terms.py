@@ -261,3 +261,13 @@ def test_region_text_validates_text():
         RegionToTextLoss()(s, t, rand(C, D - 2))
     with pytest.raises(ValueError, match='min_score'):
         RegionToTextLoss(min_score=1.0)
+
+
+def test_full_precision_upcasts_half_precision_and_keeps_float32_and_float64():
+    from mmdistill.utils import full_precision
+    x = torch.tensor([1.0, 2.5, -3.0])
+    for dtype, expected in [(torch.bfloat16, torch.float32), (torch.float16, torch.float32),
+                            (torch.float32, torch.float32), (torch.float64, torch.float64)]:
+        y = full_precision(x.to(dtype))
+        assert y.dtype == expected
+        assert torch.equal(y, x.to(expected))

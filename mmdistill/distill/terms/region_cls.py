@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from ...utils import full_precision
 from .checks import check_pair, zero_loss
 
 
@@ -47,6 +48,6 @@ class RegionToCLSLoss(nn.Module):
         check_pair(student, teacher, 'K, D', ('student', 'teacher'))
         if student.shape[0] == 0:
             return zero_loss(student)
-        dtype = torch.promote_types(student.dtype, torch.float32)  # bfloat16 forwards: the loss in float32
-        cos = (F.normalize(student.to(dtype), dim=-1) * F.normalize(teacher.detach().to(dtype), dim=-1)).sum(-1)
+        student = full_precision(student)  # bfloat16 forwards: the loss in float32
+        cos = (F.normalize(student, dim=-1) * F.normalize(teacher.detach().to(student.dtype), dim=-1)).sum(-1)
         return 1.0 - cos.mean()

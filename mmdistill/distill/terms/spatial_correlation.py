@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
+from ...utils import full_precision
 from .checks import check_pair, zero_loss
 
 
@@ -36,8 +37,8 @@ def spatial_correlation_loss(student: torch.Tensor, teacher: torch.Tensor, tau_s
     check_pair(student, teacher, 'K, L, D', ('student', 'teacher'))
     if student.shape[0] == 0:
         return zero_loss(student)
-    dtype = torch.promote_types(student.dtype, torch.float32)
-    zs, zt = student.to(dtype), teacher.detach().to(dtype)
+    zs = full_precision(student)
+    zt = teacher.detach().to(zs.dtype)
     with torch.autocast(zs.device.type, enabled=False):  # under autocast the correlations would be bfloat16
         if normalize:
             zs, zt = F.normalize(zs, dim=-1), F.normalize(zt, dim=-1)

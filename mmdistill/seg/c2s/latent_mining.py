@@ -10,6 +10,8 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ...utils import full_precision
+
 
 def window_seeds(tokens: torch.Tensor, unlabelled: torch.Tensor,
                  window_sizes: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,9 +92,9 @@ class LatentClassMiner:
             ``-1`` on labelled tokens; ``num_latent`` ``(B,)``: ``U_b``.
         """
         b, d, h, w = tokens.shape
-        x = F.normalize(tokens.float().flatten(2).transpose(1, 2), dim=-1)  # (B, L, D)
+        x = F.normalize(full_precision(tokens).flatten(2).transpose(1, 2), dim=-1)  # (B, L, D)
         free = unlabelled.flatten(1)  # (B, L)
-        seeds, alive = window_seeds(tokens.float(), unlabelled, self.window_sizes)
+        seeds, alive = window_seeds(full_precision(tokens), unlabelled, self.window_sizes)
         centres = F.normalize(seeds, dim=-1)  # (B, S, D)
         s = centres.shape[1]
         for _ in range(self.iterations):
