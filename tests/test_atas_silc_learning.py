@@ -1,13 +1,13 @@
 """Learning effects of ATAS and SILC on the synthetic world (slow: shares the quickstart's cached world,
-tiny CLIP and towers; each 200-step run takes 5-30 min on 2 cores, depending on what else runs).
+tiny CLIP and towers; each 200-step run takes 1-3 min on 2 quiet cores).
 
 Run with `bash tools/run_tests.sh -m slow`. Measured with seed 0 (docs/benchmarks.md, "ATAS and SILC"):
 tiny CLIP thing boxes / crops 4.6 / 61.4 %; ATAS 27.2 / 62.0 %; SILC fine-tuning 4.1 / 61.3 %.
-SILC's dense gain shows only from scratch, after its 800 steps (thing boxes 11.7 / 22.3 % for seeds 0 / 1
-against 4.6 / 5.3 % for the tiny CLIP's; 45-85 min per run): beyond this suite's budget, measured in
-docs/benchmarks.md instead. After 200 steps from scratch nothing is settled (thing boxes 3.0 / 6.9 %), and
-the world's stuff accuracy of a from-scratch tower is bimodal with the seed (27 or 57 % for the tiny CLIP),
-so no short run gives a lift that a test could assert without luck.
+SILC's dense gain shows only from scratch, after its 800 x 128 steps (thing boxes 11.7 / 22.3 % for seeds
+0 / 1 against 4.6 / 5.3 % for the tiny CLIP's; about 40 min per run): beyond this suite's budget, measured
+in docs/benchmarks.md instead. No shorter run gives a lift a test could assert without luck: 200 steps from
+scratch (thing boxes 3.0 / 6.9 %), 800 steps at batch 32 (7.6 against the tiny CLIP's 6.5 %), 1 000
+fine-tuning steps (4.3 %); and the world's stuff accuracy of a from-scratch tower is bimodal with the seed.
 """
 import pytest
 

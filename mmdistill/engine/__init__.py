@@ -1,5 +1,6 @@
 from .bf16 import BF16OptimWrapper
 from .data_checks import NonEmptyTrainDataHook
+from .denormals import FlushDenormalsHook
 from .distributed import CPUDistributedDataParallel, CPUSyncBatchNorm, setup_cpu_distributed
 from .loss_guard import LossGuardHook, check_finite_terms, install_loss_guard
 from .optimizers import GroupedOptimWrapperConstructor, merge_param_groups
@@ -7,6 +8,6 @@ from .rng_state import RNGStateHook
 
 install_loss_guard()
 
-__all__ = ['BF16OptimWrapper', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'GroupedOptimWrapperConstructor',
-           'LossGuardHook', 'NonEmptyTrainDataHook', 'RNGStateHook', 'check_finite_terms', 'install_loss_guard',
-           'merge_param_groups', 'setup_cpu_distributed']
+__all__ = ['BF16OptimWrapper', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'FlushDenormalsHook',
+           'GroupedOptimWrapperConstructor', 'LossGuardHook', 'NonEmptyTrainDataHook', 'RNGStateHook',
+           'check_finite_terms', 'install_loss_guard', 'merge_param_groups', 'setup_cpu_distributed']

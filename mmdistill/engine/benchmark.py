@@ -47,7 +47,8 @@ class BenchmarkOptions:
     ``grad_checkpointing``: the towers' activation checkpointing (``CLIPTower(grad_checkpointing=True)``).
     ``fused_optimizer``: the optimiser's ``fused=True``. ``attention``: force one
     ``scaled_dot_product_attention`` kernel (:data:`ATTENTION`). ``synthetic``: random images and
-    samples (:func:`~.profiling.synthetic_batch`) instead of the config's dataset.
+    samples (:func:`~.profiling.synthetic_batch`) instead of the config's dataset. ``keep_denormals``:
+    leave CPU subnormal floats as they are (training runs flush them, :class:`~.denormals.FlushDenormalsHook`).
     """
 
     steps: int = 20
@@ -66,6 +67,7 @@ class BenchmarkOptions:
     infer_iters: int = 10
     cfg_options: Optional[dict] = None
     label: Optional[str] = None
+    keep_denormals: bool = False
 
 
 def strip_checkpoints(node) -> None:
@@ -162,6 +164,7 @@ def benchmark_config(config: str, opts: BenchmarkOptions) -> dict:
     """Profile a training step of ``config`` (and, for detectors and segmentors, inference)."""
     from mmengine.runner import Runner
     cfg, dtype = prepare_config(config, opts)
+    torch.set_flush_denormal(not opts.keep_denormals)  # as a training run (FlushDenormalsHook) unless kept
     runner = Runner.from_cfg(cfg)
     model = runner.model.to(opts.device)
     set_towers(model, opts.compile, opts.grad_checkpointing)

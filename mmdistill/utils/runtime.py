@@ -15,9 +15,11 @@ def default_work_dir(config_path: str) -> str:
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-def add_training_hooks(cfg: Config, names: tuple = ('RNGStateHook', 'NonEmptyTrainDataHook')) -> None:
+def add_training_hooks(cfg: Config,
+                       names: tuple = ('RNGStateHook', 'NonEmptyTrainDataHook', 'FlushDenormalsHook')) -> None:
     """Append mmdistill's hooks ``names`` to ``cfg.custom_hooks`` unless the config has them (by default:
-    generator states in checkpoints for an exact resume, and an error for an empty training set)."""
+    generator states in checkpoints for an exact resume, an error for an empty training set, and subnormal
+    floats flushed to zero on CPUs)."""
     hooks = list(cfg.get('custom_hooks') or [])
     present = {str(h.get('type', '')).split('.')[-1] for h in hooks if isinstance(h, dict)}
     cfg.custom_hooks = hooks + [dict(type=f'mmdistill.{name}') for name in names if name not in present]

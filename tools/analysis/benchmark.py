@@ -55,6 +55,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--fused-optimizer', action='store_true', help='the optimiser with fused=True')
     parser.add_argument('--attention', choices=tuple(bench.ATTENTION), default='default', help='force one SDPA kernel')
     parser.add_argument('--no-inference', action='store_true', help='skip inference of detectors / segmentors')
+    parser.add_argument('--keep-denormals', action='store_true',
+                        help='leave CPU subnormal floats unflushed (training runs flush them)')
     parser.add_argument('--label', help='name of the row (default: the config file name)')
     parser.add_argument('--out', help='write the result as JSON here')
     parser.add_argument('--append-docs', action='store_true', help=f'append a row to {osp.relpath(DOCS)}')
@@ -78,7 +80,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     opts = options(args, compile=args.compile, grad_checkpointing=args.grad_checkpointing,
                    fused_optimizer=args.fused_optimizer, attention=args.attention,
-                   inference=not args.no_inference, cfg_options=args.cfg_options, label=args.label)
+                   inference=not args.no_inference, cfg_options=args.cfg_options, label=args.label,
+                   keep_denormals=args.keep_denormals)
     result = bench.benchmark_config(args.config, opts)
     print(f'\n{result["label"]} on {result["device"]}, {result["dtype"]}, batch {result["train"]["batch_size"]}, '
           f'median of {args.steps} steps; peak {result["peak_tflops"]} TFLOP/s ({result["peak_source"]})')
