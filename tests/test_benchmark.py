@@ -10,7 +10,6 @@ from train_helpers import load_tool
 
 import mmdistill  # noqa: F401
 from mmdistill.clip.tower import CLIPTower
-from mmdistill.distill.distiller import at_least_float32
 from mmdistill.distill.terms.spatial_correlation import spatial_correlation_loss
 from mmdistill.engine.benchmark import (
     DOCS_HEADER,
@@ -22,6 +21,7 @@ from mmdistill.engine.benchmark import (
 )
 from mmdistill.engine.bf16 import native_bf16
 from mmdistill.engine.flops import AttentionKernels, counting, gpu_peak, vit_tower_flops
+from mmdistill.utils import at_least_float32
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

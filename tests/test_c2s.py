@@ -238,7 +238,7 @@ def test_training_step_losses_and_gradients():
 
 def test_a_float64_model_computes_its_losses_in_float64():
     """Losses are computed in at least float32 (half-precision outputs upcast), never below the model's
-    precision: the distributed parity tests train in float64."""
+    precision (before, a float64 model met float32 losses and failed)."""
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:

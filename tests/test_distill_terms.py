@@ -263,11 +263,12 @@ def test_region_text_validates_text():
         RegionToTextLoss(min_score=1.0)
 
 
-def test_full_precision_upcasts_half_precision_and_keeps_float32_and_float64():
-    from mmdistill.utils import full_precision
+def test_at_least_float32_upcasts_half_precision_and_keeps_float32_and_float64():
+    from mmdistill.utils import at_least_float32
     x = torch.tensor([1.0, 2.5, -3.0])
     for dtype, expected in [(torch.bfloat16, torch.float32), (torch.float16, torch.float32),
                             (torch.float32, torch.float32), (torch.float64, torch.float64)]:
-        y = full_precision(x.to(dtype))
+        y = at_least_float32(x.to(dtype))
         assert y.dtype == expected
         assert torch.equal(y, x.to(expected))
+    assert at_least_float32(None) is None and at_least_float32(3) == 3  # not tensors: as they are

@@ -149,6 +149,24 @@ def test_model_mode_restored_and_device():
 
 
 # ----------------------------------------------------------------------------- cache
+def test_a_cache_miss_leaves_the_callers_random_draws_as_a_hit_does(tmp_path):
+    """Building the text tower on a miss initialises it at random: the caller's generator must not see it, or
+    a model's other weights would depend on the cache (1- and 2-process runs started differently)."""
+    def factory():
+        nn.Linear(64, 64)  # random initialisation, as a real tower before its checkpoint loads
+        return FakeTextEncoder()
+
+    kwargs = dict(cache_dir=str(tmp_path), cache_key='fake-arch|ckpt')
+    draws = []
+    for _ in range(2):  # a miss, then a hit
+        torch.manual_seed(0)
+        build_text_classifier(factory, fake_tokenizer, ['cat', 'dog'], **kwargs)
+        draws.append(torch.rand(4))
+    assert len(os.listdir(tmp_path)) == 1
+    torch.manual_seed(0)
+    assert torch.equal(draws[0], draws[1]) and torch.equal(draws[0], torch.rand(4))
+
+
 def test_cache_hit_and_keys(tmp_path):
     model = FakeTextEncoder()
     kwargs = dict(cache_dir=str(tmp_path), cache_key='fake-arch|ckpt')

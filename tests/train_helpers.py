@@ -56,16 +56,15 @@ def train_env() -> dict:
 
 
 def train(config: str, work_dir: Path, procs: int, options: list[str], *extra: str,
-          resume: Optional[Path] = None, env: Optional[dict] = None) -> list[dict]:
-    """Train with ``tools/train.py`` (1 process) or ``tools/dist_train.sh`` (``procs``), with ``env`` added
-    to the environment; the recorded losses."""
+          resume: Optional[Path] = None) -> list[dict]:
+    """Train with ``tools/train.py`` (1 process) or ``tools/dist_train.sh`` (``procs``); the recorded losses."""
     if procs == 1:
         cmd = [sys.executable, str(REPO / 'tools' / 'train.py'), config]
     else:
         cmd = ['bash', str(REPO / 'tools' / 'dist_train.sh'), config, str(procs)]
     cmd += ['--work-dir', str(work_dir), *extra] + (['--resume', str(resume)] if resume else [])
     cmd += ['--cfg-options', *options]
-    env = dict(train_env(), PYTHON=sys.executable, PORT=str(free_port()), **(env or {}))
+    env = dict(train_env(), PYTHON=sys.executable, PORT=str(free_port()))
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f'{" ".join(cmd)} failed:\n{(proc.stdout + proc.stderr)[-6000:]}'
     with open(work_dir / 'global_losses.jsonl') as f:

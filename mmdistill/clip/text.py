@@ -423,9 +423,12 @@ def build_text_classifier(model: Union[torch.nn.Module, Callable[[], torch.nn.Mo
         if cached is not None:
             return cached.to(out_device)
 
-    if not hasattr(model, 'encode_text') and callable(model):  # lazy factory: built on a cache miss only
-        model = model()
-    embeddings = encode_prompts(model, tokenizer, prompts, batch_size).cpu()
+    # a lazy factory is built on a cache miss only: its random initialisation draws from a forked generator,
+    # so that the caller's next draws (the rest of a model's weights) do not depend on the cache
+    with torch.random.fork_rng(devices=[torch.cuda.current_device()] if torch.cuda.is_initialized() else []):
+        if not hasattr(model, 'encode_text') and callable(model):
+            model = model()
+        embeddings = encode_prompts(model, tokenizer, prompts, batch_size).cpu()
     if cache_path is not None:
         _save_cache(cache_path, embeddings, cache_key, prompts)
     return embeddings.to(out_device)

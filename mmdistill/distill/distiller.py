@@ -52,6 +52,7 @@ from ..clip.pooling import roi_embeddings
 from ..clip.tower import CLIPTower
 from ..engine.loss_guard import last_step_skipped
 from ..registry import MODELS
+from ..utils import at_least_float32
 from .teachers import EMATeacher, FrozenTeacher, Teacher
 from .views import View, ViewSampler, ViewSet, view_generator
 
@@ -63,11 +64,6 @@ REGION_READOUTS = ('regions', 'region_tokens')
 LEGACY_KEYS = {'cls': 'image.cls', 'dense': 'image.dense', 'regions': 'image.regions',
                'region_tokens': 'image.region_tokens', 'image_tokens': 'image.tokens', 'crop_cls': 'crops.cls',
                'crop_tokens': 'stretched.grid_tokens'}
-
-
-def at_least_float32(x):
-    """A bfloat16 / float16 tensor in float32; anything else as it is."""
-    return x.float() if torch.is_tensor(x) and x.is_floating_point() and x.element_size() < 4 else x
 
 
 def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:

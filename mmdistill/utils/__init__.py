@@ -15,12 +15,12 @@ from .offline import (
     forbid_downloads,
     offline_mode_from_env,
 )
-from .precision import full_precision
+from .precision import at_least_float32
 
 apply_compat_patches()
 
 __all__ = [
     'apply_compat_patches', 'patch_checkpoint_loader', 'load_from_local', 'is_installed', 'get_installed_path',
     'package2module', 'DownloadForbiddenError', 'forbid_downloads', 'enable_offline_mode', 'disable_offline_mode',
-    'offline_mode_from_env', 'module_device', 'full_precision'
+    'offline_mode_from_env', 'module_device', 'at_least_float32'
 ]

@@ -1,9 +1,10 @@
 """Numeric precision of losses and statistics."""
-import torch
-from torch import Tensor
+from typing import Any
 
 
-def full_precision(x: Tensor) -> Tensor:
-    """``x`` in at least float32: the outputs of half-precision forwards (bfloat16 / float16) upcast for
-    losses and statistics; float32 and float64 kept (a float64 run stays float64 throughout)."""
-    return x.to(torch.promote_types(x.dtype, torch.float32))
+def at_least_float32(x: Any) -> Any:
+    """A bfloat16 / float16 tensor (the output of a half-precision forward) in float32, for losses and
+    statistics; float32 and float64 tensors and anything else as they are (a float64 run stays float64)."""
+    if hasattr(x, 'is_floating_point') and x.is_floating_point() and x.element_size() < 4:
+        return x.float()
+    return x

@@ -2,9 +2,7 @@
 
 Imported through ``custom_imports`` (with ``tests/data`` on ``PYTHONPATH``).
 """
-import importlib
 import json
-import os
 import os.path as osp
 from typing import Optional
 
@@ -15,17 +13,6 @@ from mmengine.dist import all_reduce, is_distributed
 from mmengine.hooks import Hook
 
 from mmdistill.registry import HOOKS
-
-if os.environ.get('PARITY_FLOAT64'):
-    mmcv_nms = importlib.import_module('mmcv.ops.nms')
-    torch.set_default_dtype(torch.float64)
-    _nms = mmcv_nms.nms
-
-    def _nms_float32(boxes, scores, *args, **kwargs):
-        dets, keep = _nms(boxes.float(), scores.float(), *args, **kwargs)
-        return dets.to(boxes.dtype), keep
-
-    mmcv_nms.nms = _nms_float32
 
 
 @HOOKS.register_module(force=True)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
-from ...utils import full_precision
+from ...utils import at_least_float32
 from .checks import check_pair, zero_loss
 
 
@@ -48,6 +48,6 @@ class RegionToCLSLoss(nn.Module):
         check_pair(student, teacher, 'K, D', ('student', 'teacher'))
         if student.shape[0] == 0:
             return zero_loss(student)
-        student = full_precision(student)  # bfloat16 forwards: the loss in float32
+        student = at_least_float32(student)  # bfloat16 forwards: the loss in float32
         cos = (F.normalize(student, dim=-1) * F.normalize(teacher.detach().to(student.dtype), dim=-1)).sum(-1)
         return 1.0 - cos.mean()

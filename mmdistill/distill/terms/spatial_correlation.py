@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...registry import MODELS
-from ...utils import full_precision
+from ...utils import at_least_float32
 from .checks import check_pair, zero_loss
 
 
@@ -37,7 +37,7 @@ def spatial_correlation_loss(student: torch.Tensor, teacher: torch.Tensor, tau_s
     check_pair(student, teacher, 'K, L, D', ('student', 'teacher'))
     if student.shape[0] == 0:
         return zero_loss(student)
-    zs = full_precision(student)
+    zs = at_least_float32(student)
     zt = teacher.detach().to(zs.dtype)
     with torch.autocast(zs.device.type, enabled=False):  # under autocast the correlations would be bfloat16
         if normalize:

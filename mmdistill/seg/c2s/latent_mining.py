@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ...utils import full_precision
+from ...utils import at_least_float32
 
 
 def window_seeds(tokens: torch.Tensor, unlabelled: torch.Tensor,
@@ -92,9 +92,9 @@ class LatentClassMiner:
             ``-1`` on labelled tokens; ``num_latent`` ``(B,)``: ``U_b``.
         """
         b, d, h, w = tokens.shape
-        x = F.normalize(full_precision(tokens).flatten(2).transpose(1, 2), dim=-1)  # (B, L, D)
+        x = F.normalize(at_least_float32(tokens).flatten(2).transpose(1, 2), dim=-1)  # (B, L, D)
         free = unlabelled.flatten(1)  # (B, L)
-        seeds, alive = window_seeds(full_precision(tokens), unlabelled, self.window_sizes)
+        seeds, alive = window_seeds(at_least_float32(tokens), unlabelled, self.window_sizes)
         centres = F.normalize(seeds, dim=-1)  # (B, S, D)
         s = centres.shape[1]
         for _ in range(self.iterations):

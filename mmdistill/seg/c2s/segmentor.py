@@ -36,7 +36,7 @@ from torch.profiler import record_function
 from ...clip.vocabulary import check_class_names, read_class_names, text_embeddings
 from ...datasets.zero_shot_splits import resolve_split
 from ...models.contrastive import info_nce
-from ...utils import full_precision, module_device
+from ...utils import at_least_float32, module_device
 from .bank import CLSTokenBank
 from .latent_embedding import LatentEmbeddingGenerator
 from .latent_mining import LatentClassMiner
@@ -240,7 +240,7 @@ class C2SSegmentor(EncoderDecoder):
             images = self.teacher_inputs(inputs)
             with torch.no_grad(), record_function('c2s.teacher_global'):
                 out = self.teacher(images, cls=True, dense=self.miner is not None)
-            global_cls = F.normalize(full_precision(out.cls), dim=-1)  # (B, D)
+            global_cls = F.normalize(at_least_float32(out.cls), dim=-1)  # (B, D)
             if self.miner is not None:
                 with record_function('c2s.latent_mining'):
                     free = self.miner.unlabelled_tokens(labels, out.dense.shape[-2:], self.ignore_index)
@@ -257,13 +257,13 @@ class C2SSegmentor(EncoderDecoder):
         if self.use_global:
             slots = self.bank.push(global_cls)
             g = self.global_distill
-            projected = self.global_projector(full_precision(global_prototypes(features, global_cls)))
+            projected = self.global_projector(at_least_float32(global_prototypes(features, global_cls)))
             losses['loss_global'] = g['weight'] * distill_loss(
                 g['loss'], projected, self.bank.tokens, slots, g['tau'], g['normalize'])
         if self.use_local:
             lo = self.local_distill
             losses['loss_local'] = lo['weight'] * distill_loss(
-                lo['loss'], self.local_projector(full_precision(prototypes[local_valid])), local_cls[local_valid],
+                lo['loss'], self.local_projector(at_least_float32(prototypes[local_valid])), local_cls[local_valid],
                 torch.arange(int(local_valid.sum()), device=features.device), lo['tau'], lo['normalize'])
         logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.seen_embeddings.to(features.dtype))
         target, valid = labels, torch.ones(labels.shape[0], num_seen, dtype=torch.bool, device=labels.device)
@@ -295,7 +295,7 @@ class C2SSegmentor(EncoderDecoder):
             logits = resize(logits, size=labels.shape[-2:], mode='bilinear', align_corners=self.align_corners)
             decode = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) else [head.loss_decode]
             for loss in decode:
-                losses[f'{prefix}.{loss.loss_name}'] = loss(full_precision(logits), labels,
+                losses[f'{prefix}.{loss.loss_name}'] = loss(at_least_float32(logits), labels,
                                                             ignore_index=self.ignore_index)
         return losses
 
@@ -326,7 +326,7 @@ class C2SSegmentor(EncoderDecoder):
         if len(image_of):
             with torch.no_grad():
                 cls = self.teacher(images[image_of] * masks, cls=True, dense=False).cls
-            tokens[image_of, class_of] = F.normalize(full_precision(cls), dim=-1).to(tokens.dtype)
+            tokens[image_of, class_of] = F.normalize(at_least_float32(cls), dim=-1).to(tokens.dtype)
         return tokens, valid
 
     def pixel_losses(self, logits: Tensor, target: Tensor, valid: Tensor) -> dict:
@@ -336,7 +336,7 @@ class C2SSegmentor(EncoderDecoder):
         whose pixels are all ignored contributes nothing (the sums are divided by the labelled pixels, counted over
         all processes, so that 2 processes give the loss and gradients of 1 process with the same global batch).
         """
-        logits = full_precision(
+        logits = at_least_float32(
             resize(logits, size=target.shape[-2:], mode='bilinear', align_corners=self.align_corners))
         masked = logits.masked_fill(~valid[..., None, None], float('-inf'))
         ce = F.cross_entropy(masked, target, ignore_index=self.ignore_index, reduction='sum')
