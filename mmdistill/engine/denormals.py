@@ -18,9 +18,10 @@ class FlushDenormalsHook(Hook):
     Fine-tuning a trained tower produces them: a softmax sharpened at temperature 0.04 (DINO's teacher)
     underflows to about 1e-40, and gradients carry such values back through the tower, where x86 cores
     multiply matrices holding them several times slower. Measured on one AVX-512 core
-    (docs/benchmarks.md, "Subnormal floats"): SILC fine-tuning 0.86 -> 0.36 s per step, ATAS 0.57 -> 0.46 s;
-    runs from random weights and GPU kernels are unaffected. The setting is process-wide and stays after
-    the run; values this small change no loss or gradient that matters.
+    (docs/benchmarks.md, "Subnormal floats on CPUs"): SILC fine-tuning 0.98 -> 0.30 s per step; the other
+    world configs change within the machine's noise; runs from random weights and GPUs are unaffected.
+    The setting is process-wide and stays after the run; values this small change no loss or gradient
+    that matters.
 
     Args:
         enabled: ``False`` keeps subnormals (a config that lists the hook this way opts out).
