@@ -24,6 +24,10 @@ towers = dict(
     # SILC from random weights on the tiny CLIP's data and steps; classifies with the text tower it trained
     silc_scratch=dict(label='SILC (from scratch, own text tower)', config='configs/silc/silc_pretrain_synthetic.py',
                       text_prefix='text_tower.clip.'),
+    # the same with the image-text loss on the whole image (the tiny CLIP's inputs) and 4 local crops: SILC's
+    # distillation term is the only difference from the tiny CLIP
+    silc_whole_image=dict(label='SILC (from scratch, whole-image image-text loss, own text tower)',
+                          config='configs/silc/silc-whole-image_pretrain_synthetic.py', text_prefix='text_tower.clip.'),
 )
 
 # Each section tests `config` once per row with the row's tower checkpoint at `tower_key`; `train=True`
@@ -51,7 +55,7 @@ sections = [
               dict(tower='atas', default=False), dict(tower='atas_no_g2l', default=False),
               dict(tower='atas_no_l2l', default=False), dict(tower='atas_no_g2g', default=False),
               dict(tower='atas_r_scd', default=False), dict(tower='silc', default=False),
-              dict(tower='silc_scratch', default=False)]),
+              dict(tower='silc_scratch', default=False), dict(tower='silc_whole_image', default=False)]),
     dict(
         name='detection',
         title='Open-vocabulary detection, F-ViT (box AP50, %, val split; 18 base / 6 novel things)',
