@@ -123,8 +123,34 @@ def test_image_text_losses_against_hand_written_references(kind):
                                else siglip_reference(img[:5], txt, 5.0, 0.0))
 
 
-def tiny_silc(text_trainable: bool) -> Distiller:
+@pytest.mark.parametrize('kind', ['softmax', 'sigmoid'])
+def test_image_text_losses_normalise_the_embeddings(kind):
+    """CLIP's loss is on unit vectors: embeddings of any length give the loss of their directions."""
+    torch.manual_seed(0)
+    img, txt = torch.randn(2 * 5, 16), torch.randn(5, 16)
+    term = ImageTextContrastiveLoss(kind=kind, logit_scale=10.0, logit_bias=-10.0 if kind == 'sigmoid' else None)
+    torch.testing.assert_close(term(17.0 * img, 0.3 * txt), term(F.normalize(img, dim=-1), F.normalize(txt, dim=-1)))
+    assert term(17.0 * img, txt) < 10 * math.log(5) + 20  # not the logits of 17x longer vectors
+
+
+def test_silc_image_text_loss_is_clips_loss_of_the_towers_embeddings():
+    """On the whole image (one global view at scale 1), SILC's image-text term is the CLIP loss of the student
+    tower's normalised image embeddings against the text tower's, at the term's scale (the tiny CLIP's)."""
+    model = tiny_silc(text_trainable=False, views=dict(num_global=1, global_scale=(1.0, 1.0), ratio=(1.0, 1.0),
+                                                       flip=0.0))
+    images = torch.randn(4, 3, 32, 32)
+    captions = [f'a photo of thing {i}' for i in range(4)]
+    samples = [BaseDataElement(metainfo=dict(img_shape=(32, 32), caption=c)) for c in captions]
+    with torch.no_grad():
+        loss = model.loss(images, samples)['loss_image_text']
+        image = F.normalize(model.student.encode_image(images), dim=-1)
+        text = model.text_tower(captions)
+    torch.testing.assert_close(loss, clip_reference(image, text, 18.56), rtol=1e-4, atol=1e-5)
+
+
+def tiny_silc(text_trainable: bool, views: dict = None) -> Distiller:
     cfg = Config.fromfile('configs/silc/silc_finetune_synthetic.py')
+    cfg.model.views.update(views or {})
     for part in (cfg.model.student, cfg.model.text_tower):
         part.arch, part.checkpoint = 'mmdistill-tiny-ViT-P8', None
     cfg.model.text_tower.trainable = text_trainable

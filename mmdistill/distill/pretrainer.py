@@ -39,17 +39,20 @@ class CLIPPretrainer(BaseModel):
         self.tokenizer = build_tokenizer(arch)
         self.loss = MODELS.build(loss or dict(type='ImageTextContrastiveLoss'))
 
-    def embed(self, images: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised fp32 image ``(B, D)`` and caption ``(B, D)`` embeddings (also under autocast)."""
+    def encode(self, images: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """fp32 image ``(B, D)`` and caption ``(B, D)`` embeddings, not normalised (also under autocast)."""
         tokens = self.tokenizer(captions).to(images.device)
-        return (F.normalize(self.clip.encode_image(images).float(), dim=-1),
-                F.normalize(self.clip.encode_text(tokens).float(), dim=-1))
+        return self.clip.encode_image(images).float(), self.clip.encode_text(tokens).float()
+
+    def embed(self, images: torch.Tensor, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised fp32 image ``(B, D)`` and caption ``(B, D)`` embeddings."""
+        return tuple(F.normalize(x, dim=-1) for x in self.encode(images, captions))
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[dict, list, torch.Tensor]:
         captions = [s.caption for s in data_samples] if data_samples is not None else None
         if mode == 'loss':
-            image, text = self.embed(inputs, captions)
+            image, text = self.encode(inputs, captions)  # the loss normalises them
             scale = self.clip.logit_scale.exp().clamp(max=100)
             loss = self.loss.loss_weight * self.loss(image, text, scale)
             return dict(loss_image_text=loss, logit_scale=scale.detach())

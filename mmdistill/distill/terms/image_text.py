@@ -5,6 +5,7 @@ import math
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from mmengine.dist import get_dist_info
 from open_clip.loss import ClipLoss, SigLipLoss
 from torch import nn
@@ -14,7 +15,8 @@ from ...registry import MODELS
 
 @MODELS.register_module()
 class ImageTextContrastiveLoss(nn.Module):
-    """Contrastive loss between paired, L2-normalised image and text embeddings.
+    """Contrastive loss between paired image and text embeddings, L2-normalised here in fp32 (CLIP's loss is
+    on unit vectors; a distiller's ``cls`` signals are the tower's unnormalised embeddings).
 
     ``kind='softmax'``: CLIP's symmetric InfoNCE,
     ``(CE(s I T^T, arange) + CE(s T I^T, arange)) / 2``;
@@ -73,9 +75,9 @@ class ImageTextContrastiveLoss(nn.Module):
         if logit_bias is None:
             logit_bias = self.bias
         with torch.autocast(image.device.type, enabled=False):
-            text, logit_scale = text.float(), logit_scale.float()
+            text, logit_scale = F.normalize(text.float(), dim=-1), logit_scale.float()
             losses = []
-            for view in image.float().split(len(text)):  # V views, a handful
+            for view in F.normalize(image.float(), dim=-1).split(len(text)):  # V views, a handful
                 if self.kind == 'softmax':
                     losses.append(self.loss(view, text, logit_scale))
                 else:
