@@ -3,7 +3,7 @@
 # and inputs to its loss) plus local-to-global self-distillation, so that the only difference from the tiny
 # CLIP is SILC's distillation term. One global view, the whole image (scale 1, aspect 1: the world's square
 # images), read by the image-text loss and by the EMA teacher; 4 local crops (0.05-0.4 at 48 px) read by the
-# DINO loss. About 2.5 tiny-CLIP steps per step (configs/silc/silc_pretrain_synthetic.py, the published
+# DINO loss. About 2.3 tiny-CLIP steps per step (configs/silc/silc_pretrain_synthetic.py, the published
 # 2 global + 8 local crops: about 5).
 _base_ = ['./silc_pretrain_synthetic.py']
 
