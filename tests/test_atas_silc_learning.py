@@ -16,7 +16,6 @@ import pytest
 import mmdistill  # noqa: F401
 from mmdistill.apis.quickstart import (
     QuickstartPaths,
-    Row,
     ensure_world,
     evaluate,
     load_main_job,
@@ -41,10 +40,8 @@ def metrics(tower: str = 'tiny_clip') -> dict:
     pretrained_tiny_clip(paths, seed=0, force=False)
     towers, sections = load_main_job()
     section = [s for s in sections if s.name == 'dense_zero_shot'][0]
-    spec = towers[tower]
-    checkpoint = tower_checkpoint(spec, paths, 0, False) if spec.get('config') else paths.tiny_clip
-    row = Row(spec.get('label', tower), tower, own_text=bool(spec.get('text_prefix')))
-    return evaluate(section, row, checkpoint, None, paths, False)['metrics']
+    row = next(r for r in section.rows if r.tower == tower and not r.test_options)  # label, own text tower
+    return evaluate(section, row, tower_checkpoint(towers[tower], paths, 0, False), None, paths, False)['metrics']
 
 
 def test_a_short_atas_run_lifts_boxes_and_keeps_crop_accuracy():
