@@ -134,6 +134,43 @@ def test_sync_bn_and_the_dino_centre_of_two_processes_equal_one_process_of_the_w
     assert not torch.allclose(alone[0].weight.grad, model[0].weight.grad, rtol=1e-3)
 
 
+# ------------------------------------------------------------------ in process: leaving the process group
+def _native_threads() -> list[str]:
+    return sorted(Path(t, 'comm').read_text().strip() for t in Path('/proc/self/task').iterdir())
+
+
+def _step_and_close(rank: int, world: int, port: int, queue) -> None:
+    """On each rank: one DDP step, then the gloo threads alive with the wrapper and after ``close_distributed``."""
+    from mmdistill.engine import CPUDistributedDataParallel, close_distributed
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=world)
+    _, _, model = _bn_problem()
+    model = CPUDistributedDataParallel(model)
+    model(torch.randn(2, 3, 5, 5)).sum().backward()
+    held = [t for t in _native_threads() if 'gloo' in t]
+    del model  # as tools/train.py releases its runner
+    close_distributed()
+    queue.put((rank, held, [t for t in _native_threads() if 'gloo' in t], dist.is_initialized()))
+
+
+@pytest.mark.skipif(not Path('/proc/self/task').is_dir(), reason='native threads are listed from /proc (Linux)')
+def test_close_distributed_joins_the_gloo_threads_before_the_process_exits():
+    """A process group left to interpreter exit can end a finished run in std::terminate (tools/train.py)."""
+    ctx = mp.get_context('spawn')
+    queue = ctx.Queue()
+    port = free_port()
+    procs = [ctx.Process(target=_step_and_close, args=(r, 2, port, queue)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    for rank, held, after, initialized in results:
+        assert 'pt_gloo_runloop' in held, (rank, held)  # the check can fail: the group's threads were there
+        assert after == [] and not initialized, (rank, after)
+
+
 def test_c2s_latent_embeddings_of_an_image_do_not_depend_on_the_rest_of_its_batch():
     """The latent queries of an image attend to each other, not to the padding up to the batch's largest
     count: a batch split over processes pads differently."""

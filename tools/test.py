@@ -11,6 +11,7 @@ import json
 import os
 import os.path as osp
 import sys
+from typing import Optional
 
 
 def _import_mmdistill() -> None:
@@ -27,7 +28,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmdistill.engine import setup_cpu_distributed  # noqa: E402
+from mmdistill.engine import close_distributed, setup_cpu_distributed  # noqa: E402
 from mmdistill.registry import RUNNERS  # noqa: E402
 from mmdistill.utils.runtime import default_work_dir, setup_visualization  # noqa: E402
 
@@ -87,19 +88,24 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def test_model(cfg: Config, out: Optional[str]) -> dict:
+    """Build the runner and test; the runner (and the process group its model wrapper holds) is released on
+    return."""
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if out is not None:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=out))
+    metrics = runner.test()
+    if runner.rank == 0:
+        print('metrics: ' + json.dumps({k: _to_builtin(v) for k, v in (metrics or {}).items()}), flush=True)
+    return metrics
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = setup_cfg(args)
     setup_cpu_distributed(cfg)  # --launcher pytorch without an accelerator: gloo
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    if args.out is not None:
-        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
-    metrics = runner.test()
-    if runner.rank == 0:
-        print('metrics: ' + json.dumps({k: _to_builtin(v) for k, v in (metrics or {}).items()}), flush=True)
+    metrics = test_model(cfg, args.out)
+    close_distributed()
     return metrics
 
 

@@ -26,7 +26,7 @@ _import_mmdistill()
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmdistill.engine import setup_cpu_distributed  # noqa: E402
+from mmdistill.engine import close_distributed, setup_cpu_distributed  # noqa: E402
 from mmdistill.registry import RUNNERS  # noqa: E402
 from mmdistill.utils.runtime import (  # noqa: E402
     add_training_hooks,
@@ -124,15 +124,19 @@ def resume_seed(cfg: Config) -> None:
         cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
 
 
+def train_model(cfg: Config) -> None:
+    """Build the runner and train; the runner (and the process group its model wrapper holds) is released on
+    return."""
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.train()
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = setup_cfg(args)
     setup_cpu_distributed(cfg)  # --launcher pytorch without an accelerator: gloo
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    train_model(cfg)
+    close_distributed()
 
 
 if __name__ == '__main__':

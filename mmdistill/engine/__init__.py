@@ -1,7 +1,7 @@
 from .bf16 import BF16OptimWrapper
 from .data_checks import NonEmptyTrainDataHook
 from .denormals import FlushDenormalsHook
-from .distributed import CPUDistributedDataParallel, CPUSyncBatchNorm, setup_cpu_distributed
+from .distributed import CPUDistributedDataParallel, CPUSyncBatchNorm, close_distributed, setup_cpu_distributed
 from .loss_guard import LossGuardHook, check_finite_terms, install_loss_guard
 from .optimizers import GroupedOptimWrapperConstructor, merge_param_groups
 from .rng_state import RNGStateHook
@@ -10,4 +10,5 @@ install_loss_guard()
 
 __all__ = ['BF16OptimWrapper', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm', 'FlushDenormalsHook',
            'GroupedOptimWrapperConstructor', 'LossGuardHook', 'NonEmptyTrainDataHook', 'RNGStateHook',
-           'check_finite_terms', 'install_loss_guard', 'merge_param_groups', 'setup_cpu_distributed']
+           'check_finite_terms', 'close_distributed', 'install_loss_guard', 'merge_param_groups',
+           'setup_cpu_distributed']

@@ -9,6 +9,7 @@ a differentiable all-reduce, so a 2-process run normalises like a 1-process run 
 """
 from __future__ import annotations
 
+import gc
 from typing import Optional
 
 import torch
@@ -119,3 +120,16 @@ def setup_cpu_distributed(cfg: Config) -> bool:
               logger='current')
     return True
 
+
+def close_distributed() -> None:
+    """Leave the process group together once nothing holds it (the runner and its DDP wrapper released).
+
+    A barrier, then the group is destroyed, which joins gloo's threads. A group still alive at interpreter exit
+    is torn down by static destructors while a peer may already have left: the process can then die in
+    ``std::terminate`` ("terminate called without an active exception") after a finished run.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gc.collect()  # the runner's reference cycles hold the model wrapper, which holds the group
+    dist.barrier()
+    dist.destroy_process_group()
