@@ -89,3 +89,20 @@ def test_silc_trains_on_draws_and_other_samplers_refuse_them():
     atas.student.arch, atas.student.checkpoint = 'mmdistill-tiny-ViT-P8', None
     with pytest.raises(ValueError, match='Mosaic takes'):
         MODELS.build(atas).step_context(torch.randn(4, 2, 3, 32, 32), samples * 2)
+
+
+@pytest.mark.parametrize('config, changed', [('silc_finetune_photometric_synthetic.py', True),
+                                             ('silc_finetune_photometric-colour-kept_synthetic.py', False)])
+def test_only_the_colour_kept_draws_keep_a_red_thing_red(config, changed):
+    """The world names things by colour: hue jitter, grayscale and solarisation contradict "red circle"."""
+    from mmdistill.registry import TRANSFORMS
+    pipeline = Config.fromfile(f'configs/silc/{config}').train_dataloader.dataset.pipeline
+    views = TRANSFORMS.build([t for t in pipeline if t.type == 'PhotometricViews'][0])
+    np.random.seed(0)
+    torch.manual_seed(0)
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[...] = (35, 30, 220)  # BGR of the world's red
+    out = np.concatenate([views(dict(img=red.copy()))['img'] for _ in range(10)]).astype(int)  # (100, 8, 8, 3)
+    still_red = (out[..., 2] > out[..., 1] + 20) & (out[..., 2] > out[..., 0] + 20)
+    assert out.shape == (100, 8, 8, 3)
+    assert (not still_red.all()) == changed, still_red.all(axis=(1, 2)).sum()
