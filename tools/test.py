@@ -26,11 +26,9 @@ _import_mmdistill()
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.evaluator import DumpResults  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 from mmdistill.engine import close_distributed, setup_cpu_distributed  # noqa: E402
-from mmdistill.registry import RUNNERS  # noqa: E402
-from mmdistill.utils.runtime import default_work_dir, setup_visualization  # noqa: E402
+from mmdistill.utils.runtime import build_runner, default_work_dir, setup_visualization  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -91,7 +89,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
 def test_model(cfg: Config, out: Optional[str]) -> dict:
     """Build the runner and test; the runner (and the process group its model wrapper holds) is released on
     return."""
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     if out is not None:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=out))
     metrics = runner.test()

@@ -24,12 +24,11 @@ def _import_mmdistill() -> None:
 _import_mmdistill()
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 from mmdistill.engine import close_distributed, setup_cpu_distributed  # noqa: E402
-from mmdistill.registry import RUNNERS  # noqa: E402
 from mmdistill.utils.runtime import (  # noqa: E402
     add_training_hooks,
+    build_runner,
     default_work_dir,
     enable_amp,
     fall_back_to_fp32_without_accelerator,
@@ -127,7 +126,7 @@ def resume_seed(cfg: Config) -> None:
 def train_model(cfg: Config) -> None:
     """Build the runner and train; the runner (and the process group its model wrapper holds) is released on
     return."""
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 

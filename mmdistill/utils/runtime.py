@@ -1,4 +1,4 @@
-"""Config adjustments shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Config adjustments and the runner shared by ``tools/train.py`` and ``tools/test.py``."""
 import inspect
 import logging
 import os.path as osp
@@ -6,8 +6,15 @@ from typing import Optional
 
 from mmengine.config import Config
 from mmengine.logging import print_log
+from mmengine.runner import Runner
 
 AMP_DEVICES_HINT = 'CUDA (or NPU / MLU / MUSA)'
+
+
+def build_runner(cfg: Config) -> Runner:
+    """mmengine's ``Runner``, or the config's ``runner_type`` from the registry."""
+    from ..registry import RUNNERS
+    return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
 
 
 def default_work_dir(config_path: str) -> str:
