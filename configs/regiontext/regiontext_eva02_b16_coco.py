@@ -8,4 +8,7 @@ model = dict(
               templates='vild'),
     terms=[dict(name='regiontext', type='RegionToTextLoss', loss_weight=1.0, tau=0.01, min_score=0.1,
                 student='student.regions', teacher='frozen.crop_cls', text='text')])
-optim_wrapper = dict(optimizer=dict(lr=2e-5))
+optim_wrapper = dict(optimizer=dict(lr=2e-5))  # paper 001 Sec. 4.1
+# paper 001 Sec. 4.1: "batch size as 4" on 8 GPUs = 4 per GPU, 32 per step (reasoning in the base config)
+train_dataloader = dict(batch_size=4)
+auto_scale_lr = dict(base_batch_size=32)

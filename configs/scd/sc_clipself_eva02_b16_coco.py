@@ -10,4 +10,7 @@ model = dict(
         dict(name='scd', type='SpatialCorrelationLoss', loss_weight=0.2, tau_s=0.2, tau_t=0.2,
              student='student.region_tokens', teacher='frozen.region_tokens'),
     ])
-optim_wrapper = dict(optimizer=dict(lr=2e-5))
+optim_wrapper = dict(optimizer=dict(lr=2e-5))  # paper 001 Sec. 4.1
+# paper 001 Sec. 4.1: "batch size as 4" on 8 GPUs = 4 per GPU, 32 per step (reasoning in the base config)
+train_dataloader = dict(batch_size=4)
+auto_scale_lr = dict(base_batch_size=32)
