@@ -65,8 +65,9 @@ if ! ls "$WHEEL_DIR"/mmcv-*.whl >/dev/null 2>&1; then
 fi
 "${PIP[@]}" install -q "$WHEEL_DIR"/mmcv-*.whl
 
-say "OpenMMLab, open_clip and the rest of requirements/"
-"${PIP[@]}" install -q -r "$REPO/requirements/runtime.txt" -r "$REPO/requirements/tests.txt"
+say "OpenMMLab, open_clip, the web demo's Gradio and the rest of requirements/"
+"${PIP[@]}" install -q -r "$REPO/requirements/runtime.txt" -r "$REPO/requirements/tests.txt" \
+  -r "$REPO/requirements/demo.txt"
 # mmengine / mmdet may pull the GUI opencv build; keep the headless one only.
 if "${PIP[@]}" show -q opencv-python >/dev/null 2>&1; then
   "${PIP[@]}" uninstall -q -y opencv-python

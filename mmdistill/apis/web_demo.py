@@ -1,0 +1,548 @@
+"""The web demo: open-vocabulary detection and segmentation of a user's image with a user's class names.
+
+A catalogue of models (:class:`DemoModel`: a kind, a tower label, a config and a checkpoint) comes from
+the main job's run folder (:func:`quickstart_models`) or from configs given on the command line
+(:func:`config_model`). :class:`WebDemo` runs them through :class:`~mmdistill.apis.OVDetInferencer` /
+:class:`~mmdistill.apis.OVSegInferencer` (loaded once per (kind, tower)), draws the overlay, scores each
+class and gives the affinity map of a clicked point; :meth:`WebDemo.build_page` puts it in a Gradio page
+(``tools/demo/web_demo.py``). Whatever goes wrong with the user's input or a model is a
+:class:`DemoError`, shown in the page as a sentence.
+"""
+import glob
+import html
+import os
+import os.path as osp
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from PIL import Image, ImageDraw
+
+QUICKSTART_COMMAND = 'bash tools/quickstart.sh'
+KINDS = {  # kind -> what the page calls it
+    'fvit': 'F-ViT detection',
+    'training_free': 'training-free segmentation',
+    'catseg': 'Cat-Seg segmentation',
+    'c2s': 'C2S student segmentation',
+}
+MODEL_TYPES = {'FViT': 'fvit', 'ZeroShotSegmentor': 'training_free', 'CatSegSegmentor': 'catseg',
+               'C2SSegmentor': 'c2s'}
+READOUTS = {'value (MaskCLIP)': 'value', 'SCLIP': 'sclip', 'ClearCLIP': 'clearclip', 'NACLIP': 'naclip'}
+SYNONYM_KINDS = ('training_free', 'catseg')  # take a class's synonyms themselves; others score each name
+EXAMPLE_VOCABULARY = 'red circle, blue heart, yellow star, grass;lawn, sky, water, road, sand'
+TOWER_FILE = re.compile(r'^(?P<stem>.+)_seed(?P<seed>\d+)_[0-9a-f]{16}\.pt$')
+SEED_DIR = re.compile(r'^seed(?P<seed>\d+)_[0-9a-f]{16}$')
+
+
+class DemoError(ValueError):
+    """A problem with the user's input or a model, shown in the page as its message (no traceback)."""
+
+
+@dataclass
+class DemoModel:
+    """One entry of the page's menus: ``kind`` (a key of :data:`KINDS`), the tower label, and how to load it."""
+
+    kind: str
+    tower: str
+    config: Config
+    checkpoint: Optional[str] = None  # downstream weights; training-free models have none
+
+    @property
+    def task(self) -> str:
+        return 'detection' if self.kind == 'fvit' else 'segmentation'
+
+
+@dataclass
+class Prediction:
+    """What the page shows for one image.
+
+    ``picture`` is the RGB overlay at the image's size ``(H, W, 3)``; ``labels`` the class of each
+    pixel ``(H, W)`` (segmentation); ``boxes`` ``(N, 4)`` xyxy pixels with ``box_labels`` / ``box_scores``
+    ``(N,)`` above the score threshold (detection). ``scores``: per class, the share of pixels
+    (segmentation) or the best box score (detection).
+    """
+
+    classes: list[str]
+    palette: list[list[int]]
+    picture: np.ndarray
+    scores: dict[str, float]
+    labels: Optional[np.ndarray] = None
+    boxes: Optional[np.ndarray] = None
+    box_labels: Optional[np.ndarray] = None
+    box_scores: Optional[np.ndarray] = None
+    seconds: float = 0.0
+
+
+# ----------------------------------------------------------------------------- catalogue
+def model_kind(cfg: Config) -> str:
+    """The kind of ``cfg.model`` (:data:`MODEL_TYPES`); a DemoError for any other model."""
+    model_type = cfg.model.get('type')
+    if model_type not in MODEL_TYPES:
+        raise DemoError(f'model type {model_type!r} is not one the demo runs; it runs {sorted(MODEL_TYPES)}')
+    return MODEL_TYPES[model_type]
+
+
+def config_model(config: str, checkpoint: Optional[str] = None, tower: Optional[str] = None) -> DemoModel:
+    """A model of a config file (any scale) and its checkpoint; labelled by their file names."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config not found: {config}')
+    cfg = Config.fromfile(config)
+    label = tower or osp.splitext(osp.basename(config))[0] + (f' + {osp.basename(checkpoint)}' if checkpoint else '')
+    return DemoModel(model_kind(cfg), label, cfg, checkpoint)
+
+
+def _get(cfg: Any, dotted: str) -> Any:
+    for part in dotted.split('.'):
+        cfg = cfg.get(part) if hasattr(cfg, 'get') else None
+    return cfg
+
+
+def _same_file(a: Optional[str], b: Optional[str]) -> bool:
+    return bool(a and b) and osp.realpath(a) == osp.realpath(b)
+
+
+def main_job_towers(work_dir: str, towers: dict) -> list[tuple[str, str, bool]]:
+    """``(label, checkpoint, own text tower)`` of every tower the main job wrote under ``work_dir``: the tiny
+    CLIP, then each ``towers/<config stem>_seed<s>_<key>.pt`` named by its entry in ``towers`` (the newest file
+    per config and seed; seeds other than 0 are marked)."""
+    found = [(towers.get('tiny_clip', {}).get('label', 'tiny CLIP'), osp.join(work_dir, 'tiny_clip.pt'), False)]
+    by_stem = {osp.splitext(osp.basename(spec['config']))[0]: spec for spec in towers.values() if spec.get('config')}
+    newest: dict[tuple[str, int], str] = {}
+    for path in glob.glob(osp.join(work_dir, 'towers', '*.pt')):
+        match = TOWER_FILE.match(osp.basename(path))
+        if match and match['stem'] in by_stem:
+            key = (match['stem'], int(match['seed']))
+            if key not in newest or os.stat(path).st_mtime > os.stat(newest[key]).st_mtime:
+                newest[key] = path
+    order = list(by_stem)
+    for (stem, seed), path in sorted(newest.items(), key=lambda item: (order.index(item[0][0]), item[0][1])):
+        spec = by_stem[stem]
+        label = spec.get('label', stem) + (f' (seed {seed})' if seed else '')
+        found.append((label, path, bool(spec.get('text_prefix'))))
+    return found
+
+
+def run_config(checkpoint: str) -> Config:
+    """The config a training ran with: the copy mmengine's runner writes to its work folder (under the config's
+    file name), else the checkpoint's ``meta.cfg``."""
+    dumped = glob.glob(osp.join(osp.dirname(checkpoint), '*.py'))
+    if len(dumped) == 1:
+        return Config.fromfile(dumped[0])
+    meta = torch.load(checkpoint, map_location='cpu', weights_only=False).get('meta', {})
+    if not meta.get('cfg'):
+        raise KeyError(f'{checkpoint} holds no config (meta.cfg) and its folder no config copy')
+    return Config.fromstring(meta['cfg'], '.py')
+
+
+def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data/synthetic_world',
+                      main_job: Optional[str] = None) -> list[DemoModel]:
+    """The models of the main job's run folder ``work_dir``.
+
+    Training-free segmentation with each tower (the main job's training-free config), and every downstream
+    model a trained section left (``<work_dir>/<section>/seed<s>_<key>/last_checkpoint``), labelled by its
+    row of ``configs/quickstart/main_job.py``.
+
+    Raises:
+        FileNotFoundError: no tiny CLIP under ``work_dir``; the message names the command that makes it.
+    """
+    from .quickstart import CONFIG_TINY_CLIP, MAIN_JOB_CONFIG, load_main_job, load_run_config
+    tiny = osp.join(work_dir, 'tiny_clip.pt')
+    if not osp.isfile(tiny):
+        raise FileNotFoundError(f'no models of the main job under {work_dir} (no {tiny}): make them with '
+                                f'`{QUICKSTART_COMMAND}`, or pass --config CONFIG --checkpoint CHECKPOINT')
+    towers, sections = load_main_job(main_job or MAIN_JOB_CONFIG)
+    tower_list = main_job_towers(work_dir, towers)
+    models = []
+    for section in sections:
+        if section.train:
+            models += _trained_models(section, work_dir, tower_list)
+            continue
+        cfg = Config.fromfile(section.config)
+        if cfg.model.get('type') != 'ZeroShotSegmentor':
+            continue
+        for label, checkpoint, own_text in tower_list:
+            cfg = load_run_config(section.config, work_dir, world, {CONFIG_TINY_CLIP: tiny})
+            cfg.model.tower.checkpoint = checkpoint
+            if own_text:
+                cfg.model.vocabulary.text.checkpoint = checkpoint
+            models.append(DemoModel('training_free', label, cfg))
+    return models
+
+
+def _trained_models(section, work_dir: str, tower_list: list[tuple[str, str, bool]]) -> list[DemoModel]:
+    """The downstream models a trained section of the main job left: named by their tower where the section
+    puts one in (F-ViT, Cat-Seg), else by the row of their config (C2S and the seen-only student)."""
+    models, labels = [], set()
+    runs = sorted(glob.glob(osp.join(work_dir, section.name, 'seed*_*', 'last_checkpoint')),
+                  key=lambda p: -os.stat(p).st_mtime)  # newest first: a stale run of an older config is shadowed
+    for done in runs:
+        seed = SEED_DIR.match(osp.basename(osp.dirname(done)))
+        checkpoint = open(done).read().strip()
+        if seed is None or not osp.isfile(checkpoint):
+            continue
+        cfg = run_config(checkpoint)
+        if section.tower_key:
+            tower = _get(cfg, section.tower_key)
+            label = next((name for name, path, _ in tower_list if _same_file(tower, path)), None)
+            label = label or osp.splitext(osp.basename(str(tower)))[0]
+        else:
+            name = osp.basename(cfg.filename or '')
+            label = next((row.label for row in section.rows if osp.basename(row.config or section.config) == name),
+                         osp.splitext(name)[0] or section.name)
+        if int(seed['seed']) and f'(seed {seed["seed"]})' not in label:
+            label += f' (seed {seed["seed"]})'
+        if label not in labels:
+            labels.add(label)
+            models.append(DemoModel(model_kind(cfg), label, cfg, checkpoint))
+    return models
+
+
+# ----------------------------------------------------------------------------- inputs
+def parse_classes(texts: Optional[str]) -> list[tuple[str, ...]]:
+    """``'red circle, grass;lawn'`` -> ``[('red circle',), ('grass', 'lawn')]``: classes separated by commas (or
+    new lines), the synonyms of a class by ``';'``."""
+    entries = [tuple(n.strip() for n in entry.split(';') if n.strip())
+               for entry in (texts or '').replace('\n', ',').split(',')]
+    classes = [names for names in entries if names]
+    if not classes:
+        raise DemoError('The vocabulary is empty: type class names separated by commas, the synonyms of a class '
+                        'joined by ";" (e.g. "red circle, grass;lawn, sky").')
+    names = [n for names in classes for n in names]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DemoError(f'The vocabulary names {", ".join(repr(n) for n in twice)} more than once (synonyms '
+                        'included): give each name once.')
+    return classes
+
+
+def read_image(image: Union[str, np.ndarray, None]) -> np.ndarray:
+    """A file path (any format OpenCV reads) or an RGB array -> the BGR ``(H, W, 3)`` uint8 array the
+    inferencers take."""
+    if image is None:
+        raise DemoError("No image: upload one, or pick one of the world's images.")
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise DemoError(f'The image must be an (H, W, 3) uint8 RGB array, got {image.dtype} {image.shape}.')
+        return np.ascontiguousarray(image[..., ::-1])
+    if not osp.isfile(image):
+        raise DemoError(f'No file at {image}.')
+    with open(image, 'rb') as f:
+        bgr = mmcv.imfrombytes(f.read(), flag='color')
+    if bgr is None or bgr.size == 0:
+        raise DemoError(f'{osp.basename(image)} is not an image (OpenCV cannot decode it): upload a PNG, JPEG, '
+                        'BMP, TIFF or WebP file.')
+    return bgr
+
+
+# ----------------------------------------------------------------------------- pictures
+def draw_boxes(rgb: np.ndarray, boxes: np.ndarray, labels: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """RGB ``(H, W, 3)`` with each box ``(N, 4)`` xyxy outlined in its label's colour."""
+    picture = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(picture)
+    width = max(1, round(min(rgb.shape[:2]) / 96))
+    for box, label in zip(boxes.tolist(), labels.tolist()):
+        draw.rectangle(box, outline=tuple(palette[label]), width=width)
+    return np.asarray(picture)
+
+
+def legend_html(classes: Sequence[str], palette: Sequence[Sequence[int]], scores: dict[str, float],
+                score_name: str) -> str:
+    """One line per class: its colour, its name and its score."""
+    rows = []
+    for name, colour in zip(classes, palette):
+        swatch = (f'<span style="display:inline-block;width:14px;height:14px;margin-right:6px;vertical-align:middle;'
+                  f'border:1px solid #333;background:rgb({colour[0]},{colour[1]},{colour[2]})"></span>')
+        rows.append(f'<div class="legend-row">{swatch}<span class="legend-name">{html.escape(name)}</span>'
+                    f' <span style="color:#666">{score_name} {scores[name]:.2f}</span></div>')
+    return '<div class="legend">' + ''.join(rows) + '</div>'
+
+
+# ----------------------------------------------------------------------------- the demo
+def _tower_of(model: torch.nn.Module) -> Optional[torch.nn.Module]:
+    """The CLIP tower of a segmentor (``model.tower``) or of F-ViT (``model.backbone.tower``); C2S has none."""
+    tower = getattr(model, 'tower', None)
+    return tower if tower is not None else getattr(getattr(model, 'backbone', None), 'tower', None)
+
+
+class WebDemo:
+    """Models loaded on first use (once per (kind, tower)), their predictions drawn for a page.
+
+    Args:
+        models: the catalogue; (kind, tower) pairs must be unique.
+        device: e.g. ``'cpu'`` or ``'cuda:0'`` (default: CUDA if available).
+    """
+
+    def __init__(self, models: Sequence[DemoModel], device: Optional[str] = None) -> None:
+        if not models:
+            raise ValueError('the demo needs at least one model')
+        self.models: dict[tuple[str, str], DemoModel] = {}
+        for model in models:
+            key = (model.kind, model.tower)
+            if key in self.models:
+                raise ValueError(f'two models of kind {model.kind!r} are called {model.tower!r}')
+            self.models[key] = model
+        self.device = device
+        self._inferencers: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def kinds(self) -> list[str]:
+        """The kinds of the catalogue, in :data:`KINDS` order."""
+        return [k for k in KINDS if any(kind == k for kind, _ in self.models)]
+
+    def towers(self, kind: str) -> list[str]:
+        return [tower for k, tower in self.models if k == kind]
+
+    def model(self, kind: str, tower: Optional[str]) -> DemoModel:
+        if (kind, tower) not in self.models:
+            raise DemoError(f'No {KINDS.get(kind, kind)} model with the tower {tower!r}; '
+                            f'there are: {", ".join(self.towers(kind)) or "none"}.')
+        return self.models[kind, tower]
+
+    def inferencer(self, model: DemoModel):
+        """The model's ``OVDetInferencer`` / ``OVSegInferencer``, built on first use and kept."""
+        key = (model.kind, model.tower)
+        if key not in self._inferencers:
+            from ..det.inferencer import OVDetInferencer
+            from ..seg.inferencer import OVSegInferencer
+            what = f'{KINDS[model.kind]} with {model.tower}'
+            if model.checkpoint and not osp.isfile(model.checkpoint):
+                raise DemoError(f'The model {what} failed to load: no checkpoint at {model.checkpoint}.')
+            try:
+                if model.task == 'detection':
+                    inferencer = OVDetInferencer(model.config, model.checkpoint, device=self.device,
+                                                 show_progress=False)
+                else:
+                    inferencer = OVSegInferencer(model.config, model.checkpoint, device=self.device)
+            except Exception as exc:  # whatever the build raises, the page says it in one sentence
+                raise DemoError(f'The model {what} failed to load: {type(exc).__name__}: {exc}') from exc
+            self._inferencers[key] = inferencer
+        return self._inferencers[key]
+
+    # ------------------------------------------------------------------ model state
+    def _set_vocabulary(self, model: DemoModel, inferencer, classes: list[tuple[str, ...]]) -> np.ndarray:
+        """Give the model the vocabulary; returns ``name_to_class`` ``(N,)``: the class of each label the
+        model predicts (models without synonyms score every name, and a name's label maps to its class)."""
+        if model.task == 'segmentation' and len(classes) < 2:
+            raise DemoError(f'{KINDS[model.kind]} gives every pixel its best class: with one class '
+                            f'({";".join(classes[0])!r}) it would take the whole image. Give at least two classes '
+                            '(e.g. add "background").')
+        if model.kind in SYNONYM_KINDS:
+            names, name_to_class = [';'.join(c) for c in classes], np.arange(len(classes))
+        else:
+            names = [n for c in classes for n in c]
+            name_to_class = np.array([k for k, c in enumerate(classes) for _ in c])
+        if list(inferencer.model.vocabulary) != names:
+            try:
+                inferencer.set_vocabulary(names)
+            except ValueError as exc:
+                raise DemoError(f'The vocabulary does not suit {KINDS[model.kind]}: {exc}') from exc
+        return name_to_class
+
+    @staticmethod
+    def _set_readout(model: DemoModel, inferencer, readout: Optional[str]) -> None:
+        """The training-free model's readout of the last block (a key or value of :data:`READOUTS`)."""
+        if model.kind != 'training_free':
+            return
+        value = READOUTS.get(readout, readout) or 'value'
+        if value not in READOUTS.values():
+            raise DemoError(f'Unknown readout {readout!r}; choose one of {", ".join(READOUTS)}.')
+        tower = inferencer.model.tower
+        blocker = tower.adapter.readout_blocker if value != 'value' else None
+        if blocker:
+            raise DemoError(f'The readout {readout} does not work with the tower {model.tower}: {blocker}')
+        tower.dense_path = value
+
+    # ------------------------------------------------------------------ predictions
+    def predict(self, image: Union[str, np.ndarray, None], texts: Optional[str], kind: str, tower: Optional[str],
+                readout: Optional[str] = 'value', score_thr: float = 0.3) -> Prediction:
+        """Detect or segment the classes ``texts`` names in ``image`` (a file or an RGB array)."""
+        from ..seg.inferencer import vocabulary_palette
+        from ..visualization.predictions import colour_labels
+        classes = parse_classes(texts)
+        model = self.model(kind, tower)
+        bgr = read_image(image)
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
+        names = [';'.join(c) for c in classes]
+        palette = vocabulary_palette(len(classes))
+        with self._lock:
+            inferencer = self.inferencer(model)
+            name_to_class = self._set_vocabulary(model, inferencer, classes)
+            self._set_readout(model, inferencer, readout)
+            start = time.perf_counter()
+            with torch.no_grad():
+                result = inferencer(bgr, return_datasamples=True)
+            seconds = time.perf_counter() - start
+        sample = result['predictions'][0] if isinstance(result, dict) else result
+        if model.task == 'segmentation':
+            labels = name_to_class[sample.pred_sem_seg.data[0].cpu().numpy()]
+            share = np.bincount(labels.ravel(), minlength=len(classes)) / labels.size
+            scores = {name: float(s) for name, s in zip(names, share)}
+            return Prediction(names, palette, colour_labels(rgb, labels, palette), scores, labels=labels,
+                              seconds=seconds)
+        instances = sample.pred_instances.cpu()
+        labels, box_scores = name_to_class[instances.labels.numpy()], instances.scores.numpy()
+        best = np.zeros(len(classes))
+        np.maximum.at(best, labels, box_scores)
+        keep = box_scores >= score_thr
+        boxes = instances.bboxes.numpy()[keep]
+        return Prediction(names, palette, draw_boxes(rgb, boxes, labels[keep], palette),
+                          {name: float(s) for name, s in zip(names, best)}, boxes=boxes, box_labels=labels[keep],
+                          box_scores=box_scores[keep], seconds=seconds)
+
+    @torch.no_grad()
+    def affinity(self, image: Union[str, np.ndarray, None], kind: str, tower: Optional[str], point: Sequence[float],
+                 readout: Optional[str] = 'value') -> np.ndarray:
+        """Cosine similarity ``(H, W)`` of the model's dense feature at ``point`` = ``(x, y)`` (image pixels)
+        with every cell, upsampled bilinearly to the image's size.
+
+        The features: the CLIP dense map (training-free, Cat-Seg, F-ViT; with the chosen readout) or the C2S
+        student's features ``F``; the image goes through the model's test pipeline and data preprocessor.
+        """
+        model = self.model(kind, tower)
+        bgr = read_image(image)
+        height, width = bgr.shape[:2]
+        x, y = float(point[0]), float(point[1])
+        if not (0 <= x < width and 0 <= y < height):
+            raise DemoError(f'The point ({x:.0f}, {y:.0f}) is outside the {width} x {height} image.')
+        with self._lock:
+            inferencer = self.inferencer(model)
+            self._set_readout(model, inferencer, readout)
+            net = inferencer.model
+            batch = net.data_preprocessor(pseudo_collate([inferencer.pipeline(bgr)]), False)
+            inputs, meta = batch['inputs'], batch['data_samples'][0].metainfo
+            if hasattr(net, 'student_features'):  # C2S: the features its text classifier reads
+                feats = net.student_features(inputs)
+            else:  # a CLIP dense map: the segmentor's tower, or F-ViT's backbone tower
+                stride = _tower_of(net).stride
+                inputs = F.pad(inputs, (0, -inputs.shape[-1] % stride, 0, -inputs.shape[-2] % stride))
+                feats = net.extract_feat(inputs) if hasattr(net, 'tower') else net.backbone(inputs)[1]
+                feats = feats[0] if isinstance(feats, (tuple, list)) else feats
+        feats = F.normalize(feats[0].float(), dim=0)  # (D, h, w)
+        in_h, in_w = meta['img_shape'][:2]
+        step_y, step_x = inputs.shape[-2] / feats.shape[-2], inputs.shape[-1] / feats.shape[-1]
+        rows = min(feats.shape[-2], int(np.ceil(in_h / step_y)))  # cells over the image, not its padding
+        cols = min(feats.shape[-1], int(np.ceil(in_w / step_x)))
+        row = min(int(y * in_h / height / step_y), rows - 1)
+        col = min(int(x * in_w / width / step_x), cols - 1)
+        sim = torch.einsum('d,dhw->hw', feats[:, row, col], feats[:, :rows, :cols])
+        return F.interpolate(sim[None, None], size=(height, width), mode='bilinear', align_corners=False)[0, 0].numpy()
+
+    def affinity_picture(self, image: Union[str, np.ndarray, None], kind: str, tower: Optional[str],
+                         point: Sequence[float], readout: Optional[str] = 'value') -> np.ndarray:
+        """:meth:`affinity` as a heat map over the grey image (min-max scaled), the point marked."""
+        from ..analysis.pictures import heat, mark
+        rgb = np.ascontiguousarray(read_image(image)[..., ::-1])
+        return mark(heat(self.affinity(image, kind, tower, point, readout), rgb), [tuple(point[:2])])
+
+    # ------------------------------------------------------------------ the page
+    def run(self, image: Optional[str], texts: Optional[str], kind: str, tower: Optional[str],
+            readout: Optional[str], score_thr: float) -> tuple:
+        """The page's Run: ``(overlay, legend HTML, scores, status, affinity, state)``; an error is a status line."""
+        try:
+            pred = self.predict(image, texts, kind, tower, readout, score_thr)
+        except DemoError as exc:
+            return None, '', None, f'**Error:** {exc}', None, None
+        except Exception as exc:  # an unforeseen failure: one line in the page, the traceback on the console
+            from mmengine.logging import print_log
+            print_log(f'web demo: {type(exc).__name__}', logger='current', level=40, exc_info=True)
+            return None, '', None, f'**Error:** {type(exc).__name__}: {exc}', None, None
+        score_name = 'share' if kind != 'fvit' else 'best box'
+        found = (f'{len(pred.boxes)} boxes above {score_thr:.2f}' if kind == 'fvit'
+                 else f'{len(np.unique(pred.labels))} of {len(pred.classes)} classes found')
+        status = (f'{KINDS[kind]} with {tower}' + (f' ({readout})' if kind == 'training_free' else '')
+                  + f': {found}, {pred.seconds:.2f} s. Click the overlay for the affinity map of a point.')
+        state = dict(image=image, kind=kind, tower=tower, readout=readout)
+        return (pred.picture, legend_html(pred.classes, pred.palette, pred.scores, score_name), pred.scores, status,
+                None, state)
+
+    def select(self, state: Optional[dict], point: Optional[Sequence[float]]) -> tuple:
+        """The page's click on the overlay: ``(affinity picture, status)``."""
+        if not state or point is None:
+            return None, '**Error:** run a model first, then click its overlay.'
+        try:
+            picture = self.affinity_picture(state['image'], state['kind'], state['tower'], point, state['readout'])
+        except DemoError as exc:
+            return None, f'**Error:** {exc}'
+        return picture, f'Affinity of the point ({point[0]:.0f}, {point[1]:.0f}) with every other point.'
+
+    def build_page(self, examples: Sequence[str] = ()):
+        """The Gradio page (``gradio.Blocks``): an image (upload or one of ``examples``), class names, task and
+        model, tower, readout / score threshold; the overlay (clickable), its legend, the per-class scores and
+        the affinity map of the clicked point."""
+        os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # nothing leaves the machine
+        import gradio as gr
+
+        class ImageUpload(gr.Image):
+            """``gr.Image`` whose upload of a file that is not an image reaches :meth:`WebDemo.run` (which says
+            so in the page) instead of failing in Gradio's decoding."""
+
+            is_template = True  # drawn by the frontend's Image component
+
+            def preprocess(self, payload):
+                try:
+                    return super().preprocess(payload)
+                except (OSError, ValueError, SyntaxError):
+                    return None if payload is None or payload.path is None else str(payload.path)
+
+        kinds = self.kinds
+
+        def menus(kind: str) -> tuple:
+            towers = self.towers(kind)
+            return (gr.update(choices=towers, value=towers[0] if towers else None),
+                    gr.update(visible=kind == 'training_free'), gr.update(visible=kind == 'fvit'))
+
+        def on_select(state: Optional[dict], evt: gr.SelectData) -> tuple:
+            return self.select(state, evt.index)
+
+        with gr.Blocks(title='mmdistill: open-vocabulary detection and segmentation', analytics_enabled=False) as page:
+            gr.Markdown('## mmdistill: open-vocabulary detection and segmentation\n'
+                        'Upload an image (or pick one of the world\'s), type the class names, choose a model and '
+                        'a tower, then Run. Click the overlay for the affinity map of a point.')
+            with gr.Row():
+                with gr.Column():
+                    image = ImageUpload(type='filepath', label='Image', sources=['upload', 'clipboard'],
+                                        elem_id='image')
+                    if examples:
+                        gr.Examples([[path] for path in examples], inputs=[image], label="The world's val images",
+                                    examples_per_page=len(examples))
+                    texts = gr.Textbox(EXAMPLE_VOCABULARY, lines=2, elem_id='vocabulary',
+                                       label='Class names: separated by commas, synonyms of a class joined by ";"')
+                    kind = gr.Radio([(KINDS[k], k) for k in kinds], value=kinds[0], label='Task and model',
+                                    elem_id='kind')
+                    towers = self.towers(kinds[0])
+                    tower = gr.Dropdown(towers, value=towers[0], label='Tower', elem_id='tower')
+                    readout = gr.Radio(list(READOUTS), value=next(iter(READOUTS)), label='Readout of the last block',
+                                       visible=kinds[0] == 'training_free', elem_id='readout')
+                    score_thr = gr.Slider(0.0, 1.0, value=0.3, step=0.05, label='Boxes drawn above this score',
+                                          visible=kinds[0] == 'fvit', elem_id='score-thr')
+                    run = gr.Button('Run', variant='primary', elem_id='run')
+                with gr.Column():
+                    status = gr.Markdown(elem_id='status')
+                    overlay = gr.Image(label='Overlay (click a point)', format='png', interactive=False,
+                                       elem_id='overlay')
+                    legend = gr.HTML(elem_id='legend')
+                    scores = gr.Label(label='Per-class scores', elem_id='scores')
+                    affinity = gr.Image(label='Affinity map of the clicked point', format='png', interactive=False,
+                                        elem_id='affinity')
+            state = gr.State(None)
+            kind.change(menus, inputs=kind, outputs=[tower, readout, score_thr])
+            inputs, outputs = [image, texts, kind, tower, readout, score_thr], [overlay, legend, scores, status,
+                                                                                affinity, state]
+            run.click(self.run, inputs=inputs, outputs=outputs)
+            texts.submit(self.run, inputs=inputs, outputs=outputs)
+            overlay.select(on_select, inputs=[state], outputs=[affinity, status])
+        return page
+
+
+def world_examples(world: str, num: int = 8) -> list[str]:
+    """The first ``num`` val images of the synthetic world at ``world`` (none if it is missing)."""
+    return sorted(glob.glob(osp.join(world, 'val2017', '*.png')))[:num]

@@ -1,0 +1,136 @@
+"""The web demo in a real browser: Debian's headless Chromium driven by selenium through chromedriver.
+
+The page is served on a free loopback port with small models of every kind (random tiny CLIP); the test
+uploads a world image, types a vocabulary, runs segmentation and detection, reads the returned picture's size
+and the legend, clicks the overlay for an affinity map, and checks the empty-vocabulary error. A missing
+browser fails the test with the command that installs it. ``MMDISTILL_WEB_DEMO_SCREENSHOT=path.png`` also
+writes the screenshot there.
+"""
+import contextlib
+import os
+import shutil
+
+import pytest
+from train_helpers import free_port
+from web_demo_models import random_clip, small_models, small_world
+
+from mmdistill.apis.web_demo import WebDemo, world_examples
+from mmdistill.utils import DownloadForbiddenError
+
+CHROMIUM = os.environ.get('MMDISTILL_CHROMIUM', '/usr/bin/chromium')
+CHROMEDRIVER = os.environ.get('MMDISTILL_CHROMEDRIVER', '/usr/bin/chromedriver')
+INSTALL = 'bash tools/setup_browser.sh (as root: apt-get install -y chromium chromium-driver)'
+CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                  '--disable-dev-shm-usage', '--window-size=1400,1200']
+TIMEOUT = 60  # seconds for a page element to appear (model loading included)
+
+
+@pytest.fixture(scope='module')
+def browser(tmp_path_factory):
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not (os.path.isfile(path) and os.access(path, os.X_OK))]
+    if missing:
+        pytest.fail(f'the browser test needs Debian\'s headless Chromium; missing: {", ".join(missing)}. '
+                    f'Install it with: {INSTALL}', pytrace=False)
+    try:
+        from selenium import webdriver
+    except ImportError:
+        pytest.fail('the browser test needs selenium: pip install -r requirements/demo.txt', pytrace=False)
+    os.environ.setdefault('SE_OFFLINE', 'true')  # selenium's driver manager downloads nothing
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROMIUM_FLAGS + [f'--user-data-dir={tmp_path_factory.mktemp("chromium-profile")}']:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    yield driver
+    # chromedriver's shutdown request is a urlopen of localhost, which MMDISTILL_OFFLINE's guard refuses; the
+    # browser has quit by then and the driver process is terminated all the same
+    with contextlib.suppress(DownloadForbiddenError):
+        driver.quit()
+
+
+@pytest.fixture(scope='module')
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp('web_demo_browser')
+    world = small_world(root)
+    demo = WebDemo(small_models(root, world, random_clip(root)), device='cpu')
+    examples = world_examples(world)
+    page = demo.build_page(examples)
+    port = free_port()
+    page.launch(server_name='127.0.0.1', server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
+                allowed_paths=[os.path.dirname(examples[0])])
+    yield dict(url=f'http://127.0.0.1:{port}/', image=examples[0])
+    page.close()
+
+
+def overlay_src(driver) -> str:
+    return driver.execute_script('const i = document.querySelector("#overlay img"); return i ? i.src : "";')
+
+
+def natural_size(driver, elem_id: str) -> list:
+    return driver.execute_script(f'const i = document.querySelector("#{elem_id} img"); '
+                                 'return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null;')
+
+
+def run_and_wait(driver, wait, vocabulary: str, model: str) -> None:
+    """Type the vocabulary, choose the model, press Run and wait for a new overlay (or an error)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    box = driver.find_element(By.CSS_SELECTOR, '#vocabulary textarea')
+    box.send_keys(Keys.CONTROL, 'a')
+    box.send_keys(Keys.BACKSPACE)
+    if vocabulary:
+        box.send_keys(vocabulary)
+    driver.find_element(By.XPATH, f'//*[@id="kind"]//label[contains(normalize-space(.), "{model}")]').click()
+    before = overlay_src(driver)
+    driver.find_element(By.ID, 'run').click()
+    wait.until(lambda d: (overlay_src(d) not in ('', before) and natural_size(d, 'overlay'))
+               or 'Error' in d.find_element(By.ID, 'status').text)
+
+
+def test_segmentation_detection_affinity_and_errors_in_a_browser(browser, served, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    driver, wait = browser, WebDriverWait(browser, TIMEOUT)
+    driver.get(served['url'])
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#image input[type=file]'))
+    driver.find_element(By.CSS_SELECTOR, '#image input[type=file]').send_keys(served['image'])
+    wait.until(lambda d: natural_size(d, 'image'))
+
+    # training-free segmentation: the overlay at the image's size (96 x 96), every class in the legend
+    run_and_wait(driver, wait, 'red circle, grass;lawn, sky', 'training-free segmentation')
+    status = driver.find_element(By.ID, 'status').text
+    assert 'Error' not in status and 'training-free segmentation' in status
+    assert natural_size(driver, 'overlay') == [96, 96]
+    legend = driver.find_element(By.ID, 'legend').text
+    for name in ('red circle', 'grass;lawn', 'sky'):
+        assert name in legend
+    scores = driver.find_element(By.ID, 'scores').text
+    assert 'sky' in scores
+
+    # a click on the overlay: the affinity map of that point, at the image's size
+    overlay = driver.find_element(By.CSS_SELECTOR, '#overlay img')
+    ActionChains(driver).move_to_element(overlay).click().perform()
+    wait.until(lambda d: natural_size(d, 'affinity'))
+    assert natural_size(driver, 'affinity') == [96, 96]
+    assert 'Affinity of the point' in driver.find_element(By.ID, 'status').text
+    screenshot = tmp_path / 'web_demo.png'
+    driver.save_screenshot(str(screenshot))
+    assert screenshot.stat().st_size > 10_000
+    if os.environ.get('MMDISTILL_WEB_DEMO_SCREENSHOT'):
+        shutil.copy(screenshot, os.environ['MMDISTILL_WEB_DEMO_SCREENSHOT'])
+
+    # F-ViT detection on the same image
+    run_and_wait(driver, wait, 'red circle, blue heart, yellow star', 'F-ViT detection')
+    assert 'F-ViT detection' in driver.find_element(By.ID, 'status').text
+    assert natural_size(driver, 'overlay') == [96, 96]
+    legend = driver.find_element(By.ID, 'legend').text
+    for name in ('red circle', 'blue heart', 'yellow star'):
+        assert name in legend
+    assert 'grass;lawn' not in legend
+
+    # an empty vocabulary: the error in the page, the overlay gone
+    run_and_wait(driver, wait, '', 'Cat-Seg segmentation')
+    assert 'The vocabulary is empty' in driver.find_element(By.ID, 'status').text
+    assert not natural_size(driver, 'overlay')
