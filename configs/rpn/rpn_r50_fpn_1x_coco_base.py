@@ -9,6 +9,7 @@
 _base_ = 'mmdet::rpn/rpn_r50_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['mmdistill'], allow_failed_imports=False)
+custom_hooks = [dict(type='mmdistill.LossGuardHook')]  # a non-finite loss stops the run before its step
 
 # The OV-COCO split of OVR-CNN (Zareian et al., CVPR 2021): 48 base + 17 novel of the 80 COCO classes.
 base_classes = (
@@ -23,4 +24,10 @@ novel_classes = (
 
 # Training sees base-class boxes only (images without any are dropped by filter_empty_gt).
 train_dataloader = dict(dataset=dict(metainfo=dict(classes=base_classes)))
-# Validation: proposal recall (AR@100/300/1000) over the boxes of all classes, novel included.
+# Validation after every epoch (and tools/test.py): proposal recall over the val2017 boxes of all classes, novel
+# included: AR@100 / AR@300 / AR@1000 averaged over IoU 0.5:0.95 ('proposal_fast', as mmdet reports its RPNs;
+# novel-class recall is what CLIPSelf's proposals need). CompatCocoMetric is mmdet's CocoMetric whose recall works
+# when images have different numbers of boxes (mmdet's eval_recalls fails there on NumPy >= 1.24:
+# docs/compatibility.md).
+val_evaluator = dict(type='CompatCocoMetric', metric='proposal_fast')
+test_evaluator = val_evaluator

@@ -47,5 +47,8 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='LVISMetric', ann_file=data_root + 'annotations/lvis_v1_val.json', metric=['bbox', 'segm'])
+# CompatLVISMetric: mmdet's LVISMetric with lvis 0.5.3's `np.float` (removed in NumPy 1.24) made to work, mmdet and
+# lvis left unchanged (docs/compatibility.md)
+val_evaluator = dict(type='CompatLVISMetric', ann_file=data_root + 'annotations/lvis_v1_val.json',
+                     metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
