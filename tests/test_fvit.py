@@ -197,3 +197,34 @@ def test_vocabulary_check_hook_names_missing_classes(model):
     dataset.metainfo = dict(classes=tuple(model.vocabulary))
     VocabularyCheckHook().before_test(runner)  # equal: no error
     assert isinstance(model.roi_head.bbox_head, FViTBBoxHead)
+
+
+def test_norm_rpn_head_of_ov_lvis_equals_conv_norm_relu_by_hand():
+    """OV-LVIS's RPN head (official F-ViT: CustomRPNHead, 2 convs with SyncBN) as the config builds it, BN for
+    SyncBN in one process: objectness and deltas equal (conv -> norm -> ReLU) x 2 -> 1x1 convs by hand."""
+    from mmdistill.det import NormRPNHead
+    cfg = Config.fromfile(osp.join(REPO, 'configs/fvit/fvit_eva02-b16_fpn_8xb8-48e_ov-lvis-1024.py')).model.rpn_head
+    cfg = dict(cfg.to_dict(), in_channels=8, feat_channels=8, norm_cfg=dict(type='BN', requires_grad=True))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        head = MODELS.build(cfg).eval()
+        with pytest.raises(ValueError, match='num_convs >= 2'):
+            MODELS.build(dict(cfg, num_convs=1))
+    assert type(head) is NormRPNHead and len(head.rpn_conv) == 2
+    for block in head.rpn_conv:
+        assert isinstance(block.norm, torch.nn.BatchNorm2d) and block.conv.bias is None
+        block.norm.running_mean.normal_()
+        block.norm.running_var.uniform_(0.5, 2.0)
+        block.norm.weight.data.normal_()
+        block.norm.bias.data.normal_()
+    x = torch.randn(2, 8, 12, 10)
+    with torch.no_grad():
+        scores, deltas = head.forward_single(x)
+        ref = x
+        for block in head.rpn_conv:
+            bn = block.norm
+            ref = F.relu(F.batch_norm(F.conv2d(ref, block.conv.weight, padding=1), bn.running_mean, bn.running_var,
+                                      bn.weight, bn.bias, False, 0.0, bn.eps))
+        torch.testing.assert_close(scores, F.conv2d(ref, head.rpn_cls.weight, head.rpn_cls.bias))
+        torch.testing.assert_close(deltas, F.conv2d(ref, head.rpn_reg.weight, head.rpn_reg.bias))
+    assert scores.shape == (2, 3, 12, 10) and deltas.shape == (2, 12, 12, 10)

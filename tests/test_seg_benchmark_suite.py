@@ -153,11 +153,14 @@ def test_coco_object_labels_from_coco_stuff_maps(tmp_path):
     Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(tmp_path / 'img' / '1.jpg')
     stuff = np.array([[0, 79, 80], [170, 255, 14]], np.uint8)  # person, toothbrush, banner, wood, unlabeled, bird
     Image.fromarray(stuff).save(tmp_path / 'ann' / '1_labelTrainIds.png')
-    dataset = DATASETS.build(dict(type='COCOObjectDataset', data_root=str(tmp_path),
-                                  data_prefix=dict(img_path='img', seg_map_path='ann'),
-                                  pipeline=[dict(type='LoadAnnotations')]))
+    cfg = dict(type='COCOObjectDataset', data_root=str(tmp_path), data_prefix=dict(img_path='img', seg_map_path='ann'),
+               pipeline=[dict(type='LoadAnnotations')])
+    dataset = DATASETS.build(cfg)
     assert len(dataset.metainfo['classes']) == 81 and dataset.metainfo['classes'][15] == 'bird'
-    np.testing.assert_array_equal(dataset[0]['gt_seg_map'], [[1, 80, 0], [0, 255, 15]])
+    # unlabeled -> background, as GroupViT's cvt_coco_object.py (SCLIP / NACLIP's COCO-Object maps)
+    np.testing.assert_array_equal(dataset[0]['gt_seg_map'], [[1, 80, 0], [0, 0, 15]])
+    kept = DATASETS.build(dict(cfg, unlabeled_as_background=False))
+    np.testing.assert_array_equal(kept[0]['gt_seg_map'], [[1, 80, 0], [0, 255, 15]])
 
 
 def test_names_file_datasets_and_wide_label_maps(tmp_path):

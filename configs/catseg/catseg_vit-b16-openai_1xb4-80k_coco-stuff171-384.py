@@ -5,8 +5,8 @@
 _base_ = ['./_base_/catseg_train.py']
 
 data_root = 'data/coco_stuff164k'
-# COCOStuffDataset's names; the prompts drop '-other' / '-stuff' / '-merged' and turn '-' into ' '.
-model = dict(vocabulary=dict(classes=dict(dataset='mmseg.COCOStuffDataset'), name_cleaner='coco_stuff'))
+# COCOStuffDataset's raw names ('building-other', 'wall-brick'), as CAT-Seg's datasets/coco.json (TRAIN_CLASS_JSON)
+model = dict(vocabulary=dict(classes=dict(dataset='mmseg.COCOStuffDataset')))
 
 train_dataloader = dict(dataset=dict(
     type='COCOStuffDataset', data_root=data_root,

@@ -2,6 +2,7 @@
 _base_ = ['./_base_/catseg_eval.py']
 
 benchmark = 'ADE-150'
+# ADE20KDataset's names = CAT-Seg's datasets/ade150.json
 model = dict(vocabulary=dict(classes=dict(dataset='mmseg.ADE20KDataset')))
 
 test_pipeline = [

@@ -5,12 +5,9 @@ benchmark = 'VOC-20'
 # A subset of PascalVOCDataset's classes: mmseg maps their labels to 0-19 and background to the ignore index.
 voc20 = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',
          'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
-classes = [
-    'aeroplane;airplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'dining table',
-    'dog', 'horse', 'motorbike;motorcycle', 'person', 'potted plant', 'sheep', 'sofa', 'train',
-    'tv monitor;television',
-]
-model = dict(vocabulary=dict(classes=classes))
+# CAT-Seg's datasets/voc20.json = these dataset names. Readable names with synonyms:
+# catseg_vit-b16-openai_eval-voc20-synonyms-640.py
+model = dict(vocabulary=dict(classes=list(voc20)))
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -9,7 +9,10 @@ tower_checkpoint = clip_checkpoint
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 
 model = dict(
+    data_preprocessor=dict(pad_size_divisor=1024),  # padded to 1024 x 1024 (official Pad(size=image_size))
     backbone=dict(tower=dict(arch=arch, checkpoint=tower_checkpoint), out_indices=(3, 5, 7, 11)),
+    # official OV-LVIS: CustomRPNHead, 2 convs each followed by MMSyncBN (fvit_vitb16_upsample_fpn_bs64_4x_ovlvis_*)
+    rpn_head=dict(type='NormRPNHead', norm_cfg=norm_cfg),
     roi_head=dict(
         bbox_head=dict(
             fc_out_channels=512,
@@ -31,6 +34,8 @@ model = dict(
             class_agnostic=True,
             norm_cfg=norm_cfg,
             loss_mask=dict(type='CrossEntropyLoss', use_mask=True, loss_weight=1.0))),
-    train_cfg=dict(rcnn=dict(mask_size=28)),
+    # official OV-LVIS: the RoI assigner matches low-quality boxes too (match_low_quality=True; OV-COCO: False)
+    train_cfg=dict(rcnn=dict(mask_size=28, assigner=dict(match_low_quality=True))),
+    # official OV-LVIS test: score 1e-4, NMS 0.5, 300 detections
     test_cfg=dict(rcnn=dict(score_thr=1e-4, nms=dict(type='nms', iou_threshold=0.5), max_per_img=300,
                             mask_thr_binary=0.5)))

@@ -7,7 +7,7 @@ tower_checkpoint = clip_checkpoint
 image_size = (896, 896)
 
 model = dict(
-    data_preprocessor=dict(pad_size_divisor=28),
+    data_preprocessor=dict(pad_size_divisor=896),  # padded to 896 x 896 (official Pad(size=image_size))
     backbone=dict(tower=dict(arch=arch, checkpoint=tower_checkpoint), out_indices=(6, 10, 14, 23)),
     neck=dict(in_channels=[1024] * 4),
     rpn_head=dict(anchor_generator=dict(strides=[3.5, 7, 14, 28, 56])),

@@ -14,7 +14,9 @@ max_iters = 400
 norm_cfg = dict(type='BN', requires_grad=True)  # one process
 
 model = dict(
-    data_preprocessor=dict(pad_size_divisor=24),
+    # the tiny CLIP was pretrained on CLIP's statistics; whole 24-px cells, no square padding (192-px world images)
+    data_preprocessor=dict(mean=[122.7709383, 116.7460125, 104.09373615], std=[68.5005327, 66.6321579, 70.32316305],
+                           pad_size_divisor=24),
     backbone=dict(tower=dict(arch=arch, checkpoint=tower_checkpoint), out_indices=(0, 1, 2, 3), norm_cfg=norm_cfg),
     neck=dict(in_channels=[128] * 4, out_channels=32, norm_cfg=norm_cfg),
     rpn_head=dict(in_channels=32, feat_channels=32,

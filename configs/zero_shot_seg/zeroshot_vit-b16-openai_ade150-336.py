@@ -5,7 +5,26 @@ _base_ = ['../_base_/models/zero_shot_vit-b16.py', '../_base_/zero_shot_seg_runt
 benchmark = 'ADE20K-150'
 short_side = 336
 
-model = dict(vocabulary=dict(classes=dict(dataset='mmseg.ADE20KDataset')))
+# ADE20KDataset's label order, SCLIP's configs/cls_ade20k.txt names (the dataset's names with the spaces of
+# multi-word names removed: 'chestofdrawers'); logit scale 40 (the base's)
+classes = [
+    'wall', 'building', 'sky', 'floor', 'tree', 'ceiling', 'road', 'bed', 'windowpane', 'grass', 'cabinet', 'sidewalk',
+    'person', 'earth', 'door', 'table', 'mountain', 'plant', 'curtain', 'chair', 'car', 'water', 'painting', 'sofa',
+    'shelf', 'house', 'sea', 'mirror', 'rug', 'field', 'armchair', 'seat', 'fence', 'desk', 'rock', 'wardrobe', 'lamp',
+    'bathtub', 'railing', 'cushion', 'base', 'box', 'column', 'signboard', 'chestofdrawers', 'counter', 'sand', 'sink',
+    'skyscraper', 'fireplace', 'refrigerator', 'grandstand', 'path', 'stairs', 'runway', 'case', 'pooltable', 'pillow',
+    'screendoor', 'stairway', 'river', 'bridge', 'bookcase', 'blind', 'coffeetable', 'toilet', 'flower', 'book', 'hill',
+    'bench', 'countertop', 'stove', 'palm', 'kitchenisland', 'computer', 'swivelchair', 'boat', 'bar', 'arcademachine',
+    'hovel', 'bus', 'towel', 'light', 'truck', 'tower', 'chandelier', 'awning', 'streetlight', 'booth',
+    'televisionreceiver', 'airplane', 'dirttrack', 'apparel', 'pole', 'land', 'bannister', 'escalator', 'ottoman',
+    'bottle', 'buffet', 'poster', 'stage', 'van', 'ship', 'fountain', 'conveyerbelt', 'canopy', 'washer', 'plaything',
+    'swimmingpool', 'stool', 'barrel', 'basket', 'waterfall', 'tent', 'bag', 'minibike', 'cradle', 'oven', 'ball',
+    'food', 'step', 'tank', 'tradename', 'microwave', 'pot', 'animal', 'bicycle', 'lake', 'dishwasher', 'screen',
+    'blanket', 'sculpture', 'hood', 'sconce', 'vase', 'trafficlight', 'tray', 'ashcan', 'fan', 'pier', 'crtscreen',
+    'plate', 'monitor', 'bulletinboard', 'shower', 'radiator', 'glass', 'clock', 'flag'
+]
+
+model = dict(vocabulary=dict(classes=classes))
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -6,7 +6,14 @@ _base_ = ['../_base_/models/zero_shot_vit-b16.py', '../_base_/zero_shot_seg_runt
 benchmark = 'Cityscapes'
 short_side = 560
 
-model = dict(vocabulary=dict(classes=dict(dataset='mmseg.CityscapesDataset')))
+# CityscapesDataset's label order, SCLIP's configs/cls_city_scapes.txt names ('trafficlight', 'trafficsign');
+# logit scale 40 (the base's)
+classes = [
+    'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'trafficlight', 'trafficsign', 'vegetation', 'terrain',
+    'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle'
+]
+
+model = dict(vocabulary=dict(classes=classes))
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -5,17 +5,11 @@ _base_ = ['../_base_/models/zero_shot_vit-b16.py', '../_base_/zero_shot_seg_runt
 
 benchmark = 'Context60'
 short_side = 336
-# PascalContextDataset's label order.
-classes = [
-    'background', 'aeroplane;airplane', 'bag', 'bed', 'bedclothes', 'bench', 'bicycle', 'bird', 'boat', 'book',
-    'bottle', 'building', 'bus', 'cabinet', 'car', 'cat', 'ceiling', 'chair', 'cloth', 'computer', 'cow', 'cup',
-    'curtain', 'dog', 'door', 'fence', 'floor', 'flower', 'food', 'grass', 'ground', 'horse', 'keyboard', 'light',
-    'motorbike;motorcycle', 'mountain', 'mouse', 'person', 'plate', 'platform', 'potted plant', 'road', 'rock',
-    'sheep', 'shelves', 'sidewalk', 'sign', 'sky', 'snow', 'sofa', 'table', 'track', 'train', 'tree', 'truck',
-    'tv monitor;television', 'wall', 'water', 'window', 'wood',
-]
+# PascalContextDataset's label order and names = SCLIP's configs/cls_context60.txt (one 'background' word there).
+classes = dict(dataset='mmseg.PascalContextDataset')
 
-model = dict(vocabulary=dict(classes=classes), background_threshold=0.1)
+# SCLIP's configs/cfg_context60.py: logit_scale=50, prob_thd=0.1
+model = dict(vocabulary=dict(classes=classes), logit_scale=50.0, background_threshold=0.1)
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -8,10 +8,12 @@ short_side = 336
 # A subset of PascalVOCDataset's classes: mmseg maps their labels to 0-19 and background to the ignore index.
 voc20 = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable',
          'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+# SCLIP's configs/cls_voc20.txt names (a class's names joined by ';'); logit scale 40 (the base's)
 classes = [
-    'aeroplane;airplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'dining table',
-    'dog', 'horse', 'motorbike;motorcycle', 'person', 'potted plant', 'sheep', 'sofa', 'train',
-    'tv monitor;television',
+    'aeroplane', 'bicycle', 'bird', 'ship', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'table', 'dog', 'horse',
+    'motorbike', 'person;person in shirt;person in jeans;person in dress;person in sweater;person in skirt;'
+    'person in jacket',
+    'pottedplant', 'sheep', 'sofa', 'train', 'television monitor;tv monitor;monitor;television;screen',
 ]
 
 model = dict(vocabulary=dict(classes=classes))

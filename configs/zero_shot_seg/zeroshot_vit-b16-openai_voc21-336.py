@@ -6,14 +6,19 @@ _base_ = ['../_base_/models/zero_shot_vit-b16.py', '../_base_/zero_shot_seg_runt
 
 benchmark = 'VOC21'
 short_side = 336
-# PascalVOCDataset's label order; synonyms of a class are joined by ';'.
+# PascalVOCDataset's label order, SCLIP's configs/cls_voc21.txt names (a class's names joined by ';', probability =
+# max over them): background = a list of stuff words.
 classes = [
-    'background', 'aeroplane;airplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow',
-    'dining table', 'dog', 'horse', 'motorbike;motorcycle', 'person', 'potted plant', 'sheep', 'sofa', 'train',
-    'tv monitor;television',
+    'sky;wall;tree;wood;grass;road;sea;river;mountain;sands;desk;bed;building;cloud;lamp;door;window;wardrobe;'
+    'ceiling;shelf;curtain;stair;floor;hill;rail;fence',
+    'aeroplane', 'bicycle', 'bird', 'ship', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'table', 'dog', 'horse',
+    'motorbike', 'person;person in shirt;person in jeans;person in dress;person in sweater;person in skirt;'
+    'person in jacket',
+    'pottedplant', 'sheep', 'sofa', 'train', 'television monitor;tv monitor;monitor;television;screen',
 ]
 
-model = dict(vocabulary=dict(classes=classes), background_threshold=0.1)
+# SCLIP's configs/cfg_voc21.py: logit_scale=65, prob_thd=0.1 (and area_thd=0.1: not implemented, docs/protocols.md)
+model = dict(vocabulary=dict(classes=classes), logit_scale=65.0, background_threshold=0.1)
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

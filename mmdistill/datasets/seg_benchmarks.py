@@ -1,7 +1,8 @@
 """Segmentation benchmarks of training-free zero-shot segmentation that mmseg has no dataset for.
 
 * ``COCOObjectDataset``: COCO-Object, the 80 COCO things + background, read from mmseg's COCO-Stuff 164k
-  maps (``*_labelTrainIds.png``): thing ``k`` becomes ``k + 1``, every stuff class background (0).
+  maps (``*_labelTrainIds.png``): thing ``k`` becomes ``k + 1``, every stuff class and (by default) every
+  unlabeled pixel background (0).
 * ``ADE20K847Dataset`` / ``PascalContext459Dataset``: the full ADE20K (847 classes) and PASCAL Context (459)
   label sets in the detectron2 layout (16-bit TIFF maps, 65535 ignored; read them with
   ``LoadWideAnnotations``). Their class names are read from a names file (one per line, in label order).
@@ -25,23 +26,30 @@ WIDE_IGNORE_INDEX = 65535
 class COCOObjectDataset(BaseSegDataset):
     """COCO-Object: background + the 80 COCO object classes, from COCO-Stuff 164k train-id maps.
 
-    COCO-Stuff's unlabeled pixels (255) stay ignored (in maps converted from the instance annotations,
-    e.g. GroupViT's ``*_instanceTrainIds.png``, they are background; use ``BaseSegDataset`` for those).
+    Args:
+        unlabeled_as_background: COCO-Stuff's unlabeled pixels (255) become background (0), as in the
+            official COCO-Object maps (GroupViT's ``cvt_coco_object.py``, used by SCLIP / NACLIP, maps every
+            id above 90, 255 included, to 0); ``False`` keeps them ignored.
     """
 
     METAINFO = dict(classes=('background', ) + COCO_THINGS,
                     palette=[[0, 0, 0]] + COCOStuffDataset.METAINFO['palette'][:80])
 
-    def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '_labelTrainIds.png', **kwargs) -> None:
+    def __init__(self, img_suffix: str = '.jpg', seg_map_suffix: str = '_labelTrainIds.png',
+                 unlabeled_as_background: bool = True, **kwargs) -> None:
+        self.unlabeled_as_background = unlabeled_as_background  # read by get_label_map in BaseSegDataset.__init__
         super().__init__(img_suffix=img_suffix, seg_map_suffix=seg_map_suffix, **kwargs)
 
-    @classmethod
-    def get_label_map(cls, new_classes: Optional[tuple] = None) -> dict[int, int]:
-        """COCO-Stuff train id -> COCO-Object id: things 0-79 -> 1-80, stuff 80-170 -> 0."""
-        if new_classes is not None and tuple(new_classes) != cls.METAINFO['classes']:
+    def get_label_map(self, new_classes: Optional[tuple] = None) -> dict[int, int]:
+        """COCO-Stuff train id -> COCO-Object id: things 0-79 -> 1-80, stuff 80-170 -> 0, unlabeled 255 -> 0
+        (or kept, see ``unlabeled_as_background``)."""
+        if new_classes is not None and tuple(new_classes) != self.METAINFO['classes']:
             raise ValueError('COCOObjectDataset has fixed classes (background + the 80 COCO things)')
         num_stuff_classes = len(COCOStuffDataset.METAINFO['classes'])
-        return {i: i + 1 if i < len(COCO_THINGS) else 0 for i in range(num_stuff_classes)}
+        label_map = {i: i + 1 if i < len(COCO_THINGS) else 0 for i in range(num_stuff_classes)}
+        if self.unlabeled_as_background:
+            label_map[255] = 0
+        return label_map
 
 
 def read_names_file(path: str, num_classes: int, benchmark: str) -> tuple[str, ...]:

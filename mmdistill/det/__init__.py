@@ -11,8 +11,9 @@ from .bbox_head import CosineTextClassifier, FViTBBoxHead, geometric_ensemble
 from .detector import CLIPFeatureLevels, FViT
 from .hooks import VocabularyCheckHook
 from .roi_head import FViTRoIHead
+from .rpn_head import NormRPNHead
 
 MMDET_MODELS.register_module(name='CLIPTower', module=CLIPTower, force=True)
 
 __all__ = ['CLIPViTBackbone', 'CosineTextClassifier', 'FViTBBoxHead', 'geometric_ensemble', 'FViT',
-           'CLIPFeatureLevels', 'FViTRoIHead', 'VocabularyCheckHook']
+           'CLIPFeatureLevels', 'FViTRoIHead', 'NormRPNHead', 'VocabularyCheckHook']

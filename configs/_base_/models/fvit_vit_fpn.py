@@ -2,14 +2,20 @@
 # pyramid, stock FPN + RPN, a RoI head whose box head classifies by text embeddings, and the test-time
 # geometric ensemble with the CLIP region score. Values for ViT-B/16 on OV-COCO; children override.
 
-clip_mean = [122.7709383, 116.7460125, 104.09373615]
-clip_std = [68.5005327, 66.6321579, 70.32316305]
+# Official F-ViT (CLIPSelf's F-ViT/configs/ov_coco|ov_lvis/*_eva_*.py) normalises with ImageNet's mean / std, not
+# CLIP's, before the EVA tower: followed, as the published detectors were trained and tested on these inputs.
+imagenet_mean = [123.675, 116.28, 103.53]
+imagenet_std = [58.395, 57.12, 57.375]
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 
 model = dict(
     type='FViT',
-    data_preprocessor=dict(type='DetDataPreprocessor', mean=clip_mean, std=clip_std, bgr_to_rgb=True,
-                           pad_size_divisor=32),
+    # Official F-ViT pads every image to the square image size after normalisation (train: Pad(size=image_size),
+    # test: Pad(pad_to_square=True) after the resize to image_size): inputs are never larger than image_size,
+    # so padding to a multiple of it gives that square, zeros after normalisation, and one position-embedding
+    # grid (40 x 40 at 640). Children with another image size set pad_size_divisor to it.
+    data_preprocessor=dict(type='DetDataPreprocessor', mean=imagenet_mean, std=imagenet_std, bgr_to_rgb=True,
+                           pad_size_divisor=640),
     backbone=dict(
         type='CLIPViTBackbone',
         tower=dict(type='CLIPTower', arch='EVA02-B-16', checkpoint='checkpoints/EVA02_CLIP_B_psz16_s8B.pt'),
@@ -70,5 +76,7 @@ model = dict(
             pos_weight=-1,
             debug=False)),
     test_cfg=dict(
-        rpn=dict(nms_pre=1000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7), min_bbox_size=0),
+        # nms_pre 2000 at test as in training: CLIPSelf's F-ViT configs (test_cfg.rpn.nms_pre=2000)
+        rpn=dict(nms_pre=2000, max_per_img=1000, nms=dict(type='nms', iou_threshold=0.7), min_bbox_size=0),
+        # OV-COCO test (CLIPSelf's fvit_vitb16_upsample_fpn_bs64_3e_ovcoco_eva_original.py): score 0.01, NMS 0.4, 100
         rcnn=dict(score_thr=0.01, nms=dict(type='nms', iou_threshold=0.4), max_per_img=100)))

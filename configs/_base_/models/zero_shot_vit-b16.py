@@ -1,7 +1,10 @@
 # Training-free zero-shot segmentation (ZeroShotSegmentor) with OpenAI's CLIP ViT-B/16: the dense map of the
 # value path (MaskCLIP; SCLIP / ClearCLIP / NACLIP via tower.dense_path) against text embeddings of CLIP's
-# 80 ImageNet templates, logit scale 50, 224 px windows every 112 px. Benchmark configs set the vocabulary's
-# classes (label order of their dataset) and the background threshold.
+# 80 ImageNet templates, 224 px windows every 112 px. The benchmark protocol is SCLIP's (github wangf3014/SCLIP:
+# clip_segmentor.py, configs/cfg_*.py, configs/cls_*.txt): its class-name files, logit scale 40 unless a benchmark
+# sets another, background threshold 0.1 on the benchmarks with a background class. NACLIP's differences (logit
+# scale 40 everywhere, PAMR post-processing): docs/protocols.md. Benchmark configs set the vocabulary's classes
+# (label order of their dataset), the logit scale and the background threshold.
 arch = 'ViT-B-16-quickgelu'  # OpenAI's weights were trained with QuickGELU (plain 'ViT-B-16' would run GELU)
 clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 
@@ -9,7 +12,7 @@ model = dict(
     type='ZeroShotSegmentor',
     tower=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, dense_path='value'),
     vocabulary=dict(text=dict(arch=arch, checkpoint=clip_checkpoint, templates='imagenet80')),
-    logit_scale=50.0,
+    logit_scale=40.0,  # SCLIP's CLIPForSegmentation default (logit_scale=40); NACLIP: 40 everywhere
     background_threshold=None,
     test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(112, 112)),
     data_preprocessor=dict(

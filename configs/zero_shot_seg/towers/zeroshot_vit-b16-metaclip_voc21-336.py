@@ -5,7 +5,8 @@
 # clip_checkpoint to a local file. Another benchmark with this tower: run any configs/zero_shot_seg/*openai*
 # config with --cfg-options model.tower.arch=ViT-B-16-quickgelu model.tower.checkpoint=metaclip_400m
 #   model.vocabulary.text.arch=ViT-B-16-quickgelu model.vocabulary.text.checkpoint=metaclip_400m.
-# Same protocol as the OpenAI config otherwise (templates, logit scale 50, background threshold 0.1, 224 px windows).
+# Same protocol as the OpenAI config otherwise (templates, SCLIP's names, logit scale 65, background threshold 0.1,
+# 224 px windows).
 _base_ = ['../zeroshot_vit-b16-openai_voc21-336.py']
 
 arch = 'ViT-B-16-quickgelu'

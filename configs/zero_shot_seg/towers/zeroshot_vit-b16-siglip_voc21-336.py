@@ -6,8 +6,8 @@
 # config with --cfg-options model.tower.arch=ViT-B-16-SigLIP model.tower.checkpoint=webli
 #   model.vocabulary.text.arch=ViT-B-16-SigLIP model.vocabulary.text.checkpoint=webli (and the mean / std below).
 # The text side needs Hugging Face's tokenizer of the tower (`pip install transformers sentencepiece`; fetched
-# into the Hugging Face cache once online). Same protocol as the OpenAI config otherwise (templates, logit scale
-# 50, background threshold 0.1, 224 px windows).
+# into the Hugging Face cache once online). Same protocol as the OpenAI config otherwise (templates, SCLIP's
+# names, logit scale 65, background threshold 0.1, 224 px windows).
 _base_ = ['../zeroshot_vit-b16-openai_voc21-336.py']
 
 arch = 'ViT-B-16-SigLIP'
