@@ -58,6 +58,9 @@ PRETRAINED_DIR_ENV = 'MMDISTILL_PRETRAINED_DIR'
 DEFAULT_PRETRAINED_DIR = 'checkpoints/open_clip'
 # Buffers that open_clip / timm rebuild themselves; checkpoints may or may not carry them.
 IGNORED_KEYS = ('attn_mask', 'rope.', 'k_bias')
+# Scalars of OpenAI's released archives (``ViT-B-16.pt``...) that are hyper-parameters, not weights: open_clip's
+# OpenAI loader drops them too.
+OPENAI_METADATA_KEYS = ('input_resolution', 'context_length', 'vocab_size')
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -200,12 +203,15 @@ def read_checkpoint(path: str, arch: str = '?') -> dict[str, torch.Tensor]:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return {k.removeprefix('module.'): v for k, v in load_file(path).items()}
-    try:
-        obj = torch.load(path, map_location='cpu', weights_only=True)
-    except RuntimeError as err:
-        if 'TorchScript' not in str(err) and 'zip' not in str(err).lower():
-            raise
-        obj = torch.jit.load(path, map_location='cpu').state_dict()  # OpenAI's released archives
+    with warnings.catch_warnings():  # torch's notes on TorchScript archives (dispatch, deprecation)
+        warnings.filterwarnings('ignore', message='.*TorchScript archive')
+        warnings.filterwarnings('ignore', message='`torch.jit.load` is deprecated', category=FutureWarning)
+        try:
+            obj = torch.load(path, map_location='cpu', weights_only=True)
+        except RuntimeError as err:
+            if 'TorchScript' not in str(err) and 'zip' not in str(err).lower():
+                raise
+            obj = torch.jit.load(path, map_location='cpu').state_dict()  # OpenAI's released archives
     for key in ('state_dict', 'model', 'module'):
         if isinstance(obj, Mapping) and key in obj and isinstance(obj[key], Mapping):
             obj = obj[key]
@@ -215,7 +221,10 @@ def read_checkpoint(path: str, arch: str = '?') -> dict[str, torch.Tensor]:
 
 
 def remap_state_dict(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
-    """Bring an EVA-CLIP-layout state dict onto open_clip's timm EVA tower; others pass through."""
+    """Bring a released state dict onto the open_clip ``model``: OpenAI's metadata scalars
+    (:data:`OPENAI_METADATA_KEYS`) dropped, an EVA-CLIP layout remapped onto open_clip's timm EVA tower."""
+    own = model.state_dict()
+    state_dict = {k: v for k, v in state_dict.items() if k not in OPENAI_METADATA_KEYS or k in own}
     visual = getattr(model, 'visual', None)
     trunk = getattr(visual, 'trunk', None)
     if trunk is None or any(k.startswith('visual.trunk.') for k in state_dict):
