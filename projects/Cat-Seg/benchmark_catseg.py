@@ -24,6 +24,7 @@ import statistics
 import time
 
 import torch
+from mmengine.config import DictAction
 
 
 def rss_mib() -> float:
@@ -39,6 +40,8 @@ def build(args: argparse.Namespace):
     import mmdistill  # noqa: F401
     init_default_scope('mmseg')
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     classes = [f'thing number {i}' for i in range(args.classes)]
     cfg.model.vocabulary.update(classes=classes, unseen_classes=None)
     if args.random_weights:
@@ -95,24 +98,33 @@ def main() -> None:
     parser.add_argument('--random-weights', action='store_true', help='build the towers without checkpoints')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--kinds', nargs='+', choices=('train', 'test'), default=['train', 'test'],
+                        help='what to measure')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                        help='config overrides, e.g. the memory options model.decode_head.with_cp=True '
+                             'model.tower.grad_checkpointing=True model.text_tower.grad_checkpointing=True')
     args = parser.parse_args()
     ctx = mp.get_context('spawn')
     results = {}
-    for kind in ('train', 'test'):
+    for kind in args.kinds:
         queue = ctx.Queue()
         proc = ctx.Process(target=measure, args=(kind, args, queue))
         proc.start()
         results[kind] = queue.get()
         proc.join()
-    train, test = results['train'], results['test']
-    print(json.dumps(dict(
-        config=args.config, device=args.device, threads=args.threads, classes=args.classes,
-        batch_size=args.batch_size, train_step_s=round(train['seconds'], 3),
-        train_step_cpu_s=round(train['cpu_seconds'], 3), train_peak_mib=round(train['peak_mib']),
-        test_image_s=round(test['seconds'], 3), test_image_cpu_s=round(test['cpu_seconds'], 3),
-        test_images_per_cpu_s=round(1 / test['cpu_seconds'], 3), test_peak_mib=round(test['peak_mib']),
-        model_mib=round(train['model_mib']),
-        trainable_params=train['params_trainable'])))
+    summary = dict(config=args.config, device=args.device, threads=args.threads, classes=args.classes,
+                   batch_size=args.batch_size, cfg_options=args.cfg_options or {})
+    if 'train' in results:
+        train = results['train']
+        summary.update(train_step_s=round(train['seconds'], 3), train_step_cpu_s=round(train['cpu_seconds'], 3),
+                       train_peak_mib=round(train['peak_mib']), model_mib=round(train['model_mib']),
+                       trainable_params=train['params_trainable'])
+    if 'test' in results:
+        test = results['test']
+        summary.update(test_image_s=round(test['seconds'], 3), test_image_cpu_s=round(test['cpu_seconds'], 3),
+                       test_images_per_cpu_s=round(1 / test['cpu_seconds'], 3),
+                       test_peak_mib=round(test['peak_mib']))
+    print(json.dumps(summary))
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from .aggregation import AggregatorLayer, GuidedUp
 
@@ -42,6 +43,9 @@ class CatSegHead(BaseDecodeHead):
         max_classes: the most classes aggregated per image (``None``: no limit).
         truncate: above ``max_classes``, keep each image's top ``max_classes`` classes by their highest cost
             (others get logit -100); without it, more classes are an error.
+        with_cp: activation checkpointing of each aggregation layer and decoder stage while gradients are
+            recorded: their ``(B, K, E, h, w)``-sized intermediates are recomputed in the backward pass instead of
+            kept (the largest share of a training step's memory at 150+ classes).
     """
 
     def __init__(self, in_channels: int, channels: int, num_classes: int, guidance_channels: int,
@@ -49,7 +53,7 @@ class CatSegHead(BaseDecodeHead):
                  class_pool: int = 1, test_class_pool: int = 1, appearance_dim: int = 128, text_dim: int = 128,
                  decoder_channels: Sequence[int] = (64, 32), decoder_guidance_channels: Sequence[int] = (256, 128),
                  decoder_guidance_proj: Sequence[int] = (32, 16), max_classes: Optional[int] = None,
-                 truncate: bool = False, **kwargs) -> None:
+                 truncate: bool = False, with_cp: bool = False, **kwargs) -> None:
         kwargs.setdefault('init_cfg', None)
         super().__init__(in_channels=in_channels, channels=channels, num_classes=num_classes, **kwargs)
         del self.conv_seg  # the classes are scored by the aggregated cost, not a classifier
@@ -62,6 +66,7 @@ class CatSegHead(BaseDecodeHead):
             raise ValueError('truncate=True needs max_classes (the classes kept per image)')
         self.num_stages = stages
         self.max_classes, self.truncate = max_classes, truncate
+        self.with_cp = with_cp
         self.cost_embed = nn.Conv2d(num_templates, channels, kernel_size=7, padding=3)
         self.appearance_proj = nn.Sequential(nn.Conv2d(in_channels, appearance_dim, 3, padding=1), nn.ReLU(True))
         self.text_proj = nn.Sequential(nn.Linear(in_channels, text_dim), nn.ReLU(True))
@@ -96,6 +101,12 @@ class CatSegHead(BaseDecodeHead):
         text = text.gather(1, kept[..., None, None].expand(-1, -1, *text.shape[2:]))
         return cost, text, kept
 
+    def _run(self, module: nn.Module, *args: Tensor) -> Tensor:
+        """``module(*args)``, under activation checkpointing when ``with_cp`` is on and gradients are recorded."""
+        if self.with_cp and torch.is_grad_enabled():
+            return checkpoint(module, *args, use_reentrant=False)
+        return module(*args)
+
     def forward(self, inputs: tuple[Tensor, Sequence[Tensor], Tensor]) -> Tensor:
         """``(dense (B, D, h, w), layers [(B, W, h, w)] * S, text (B, C, T, D))`` -> logits ``(B, C, 2^S h, 2^S w)``."""
         dense, layers, text = inputs
@@ -109,10 +120,10 @@ class CatSegHead(BaseDecodeHead):
         appearance = self.appearance_proj(dense)
         text_guidance = self.text_proj(F.normalize(text.mean(dim=2), dim=-1).to(dense.dtype))
         for layer in self.layers:
-            x = layer(x, appearance, text_guidance)
+            x = self._run(layer, x, appearance, text_guidance)
         y = x.flatten(0, 1)
         for up, proj, stage, guidance in zip(self.layer_up, self.layer_proj, self.decoder, layers):
-            y = stage(y, proj(up(guidance)))
+            y = self._run(stage, y, proj(up(guidance)))
         logits = self.logit(y).view(b, k, *y.shape[-2:])
         if kept is None:
             return logits
