@@ -3,6 +3,8 @@
 # per GPU; the frozen teacher sees every tile alone, and every image alone, at its native 224 px.
 # Weights 1 / 0.1 / 1 (G2L / L2L / G2G): see docs/methods/atas.md. 8 GPUs: bash tools/dist_train.sh CONFIG 8
 # Any image folder (no JSON): configs/atas/atas_vitb16_openai_image-folder.py (ImageFolderDataset).
+# No validation loop: export the student, then configs/dense_zero_shot/eva02_b16_coco_panoptic_1024.py
+# --cfg-options model.tower.checkpoint=<export> (docs/distiller.md).
 _base_ = ['../_base_/distill/coco_distill_eva02_b16.py']
 
 batch_size = 16  # per GPU: a 4 x 4 mosaic takes 16 different images; x 8 GPUs = 128 images per step

@@ -3,6 +3,8 @@
 # tokens (dense_path='plain'). Weights: checkpoints/dinov2_vitb14_pretrain.pth (DINOv2 release).
 # Stage 1: configs/refiner/refiner_eva02_b16_coco.py with the tower overridden to this one
 # (arch=timm:vit_base_patch14_dinov2, dense_path=plain, token_size=16 for 224-px crops).
+# No validation loop, and no text side for the dense zero-shot evaluator: export the tower and judge it downstream
+# or with the dense-feature analyses (docs/distiller.md, docs/analysis.md).
 _base_ = ['./r_sc_v_eva02_b16_coco.py']
 
 arch = 'timm:vit_base_patch14_dinov2'

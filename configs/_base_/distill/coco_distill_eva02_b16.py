@@ -3,6 +3,10 @@
 #       (+ proposals: data/coco/proposals/rpn_coco_base_train2017.json, from tools/misc/rpn_proposals.py)
 # Weights: checkpoints/EVA02_CLIP_B_psz16_s8B.pt (https://huggingface.co/QuanSun/EVA-CLIP)
 # 8 GPUs: bash tools/dist_train.sh CONFIG 8
+# Evaluation: the distillation configs built on this one have no validation loop (a run logs its losses only).
+# Export the student or the ensemble (tools/model_converters/ensemble.py, export_open_clip.py), then run
+# configs/dense_zero_shot/eva02_b16_coco_panoptic_1024.py on COCO panoptic val2017 with
+# --cfg-options model.tower.checkpoint=<exported file> (docs/distiller.md, "Tools"; data: docs/datasets.md).
 _base_ = ['../default_runtime.py']
 
 arch = 'EVA02-B-16'
