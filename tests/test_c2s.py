@@ -19,6 +19,11 @@ from mmdistill.seg.c2s import (
     CLSTokenBank,
     LatentClassMiner,
     LatentEmbeddingGenerator,
+    NELLoss,
+    PixelCrossEntropyLoss,
+    PrototypeCosineLoss,
+    PrototypeInfoNCELoss,
+    PrototypeL2Loss,
     ResidualProjector,
     class_prototypes,
     connected_components,
@@ -118,29 +123,109 @@ def test_class_prototypes_equal_masked_means():
             torch.testing.assert_close(protos[b, c], expected)
 
 
-def test_nel_loss_equals_hand_computation():
+def nel_inputs(ignored: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits (2, 3, 4, 4), labels with (or without) ignored pixels, class 2 not valid for image 1."""
     torch.manual_seed(0)
     logits = torch.randn(2, 3, 4, 4)
     labels = torch.randint(0, 3, (2, 4, 4))
-    labels[0, 0, :2] = 255
-    labels[1][labels[1] == 1] = 0
+    labels[1][labels[1] == 2] = 0
+    if ignored:
+        labels[0, 0, :2] = 255
+        labels[1, 3] = 255
     valid = torch.tensor([[True, True, True], [True, True, False]])
+    return logits, labels, valid
+
+
+def focal_dice_reference(logits, labels, valid, every_pixel: bool) -> float:
+    """NEL one (image, class) map at a time in plain scalars: ZegCLIP's SegLossPlus (``every_pixel``: one-hot
+    targets with ignored pixels all-zero, focal mean over the whole map, dice over the whole map of each present
+    class, both sums over the number of present pairs) or the labelled pixels alone."""
     focal_sum, dice_sum, pairs = 0.0, 0.0, 0
-    for b in range(2):
-        keep = labels[b] != 255
-        for c in range(3):
+    for b in range(labels.shape[0]):
+        keep = torch.ones_like(labels[b], dtype=torch.bool) if every_pixel else labels[b] != 255
+        for c in range(logits.shape[1]):
             if not valid[b, c]:
                 continue
-            x, t = logits[b, c][keep], (labels[b][keep] == c).float()
-            p = torch.sigmoid(x)
-            pt = p * t + (1 - p) * (1 - t)
-            at = 0.25 * t + 0.75 * (1 - t)
-            focal_sum += float((-at * (1 - pt) ** 2 * torch.log(pt)).mean())
-            if t.sum() > 0:
+            xs, ts = logits[b, c][keep].tolist(), (labels[b][keep] == c).float().tolist()
+            terms, inter, prob_sum = [], 0.0, 0.0
+            for x, t in zip(xs, ts):
+                p = 1 / (1 + math.exp(-x))
+                pt = p if t else 1 - p
+                terms.append(-(0.25 if t else 0.75) * (1 - pt) ** 2 * math.log(pt))
+                inter, prob_sum = inter + p * t, prob_sum + p
+            focal_sum += sum(terms) / len(terms)
+            if sum(ts) > 0:
                 pairs += 1
-                dice_sum += float(1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1))
-    expected = (100 * focal_sum + dice_sum) / pairs
-    assert float(nel_loss(logits, labels, valid)) == pytest.approx(expected, rel=1e-4)
+                dice_sum += 1 - (2 * inter + 1) / (prob_sum + sum(ts) + 1)
+    return (100 * focal_sum + dice_sum) / pairs
+
+
+def test_nel_loss_zegclip_form_equals_step_by_step_reference():
+    logits, labels, valid = nel_inputs()
+    expected = focal_dice_reference(logits, labels, valid, every_pixel=True)
+    assert float(nel_loss(logits, labels, valid)) == pytest.approx(expected, rel=1e-5)  # the default form
+    assert float(NELLoss()(logits, labels, valid)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_nel_loss_excluded_form_equals_hand_computation():
+    logits, labels, valid = nel_inputs()
+    expected = focal_dice_reference(logits, labels, valid, every_pixel=False)
+    got = nel_loss(logits, labels, valid, ignored_pixels='excluded')
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+    assert float(NELLoss(ignored_pixels='excluded')(logits, labels, valid)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_nel_forms_differ_with_ignored_pixels_and_agree_without():
+    logits, labels, valid = nel_inputs(ignored=True)
+    negative, excluded = nel_loss(logits, labels, valid), nel_loss(logits, labels, valid, ignored_pixels='excluded')
+    assert abs(float(negative) - float(excluded)) > 1e-2
+    logits, labels, valid = nel_inputs(ignored=False)
+    torch.testing.assert_close(nel_loss(logits, labels, valid), nel_loss(logits, labels, valid,
+                                                                         ignored_pixels='excluded'))
+    with pytest.raises(ValueError, match='ignored_pixels must be one of'):
+        NELLoss(ignored_pixels='dropped')
+
+
+def test_pixel_cross_entropy_over_valid_classes_and_labelled_pixels():
+    logits, labels, valid = nel_inputs()
+    total, count = 0.0, 0
+    for b in range(2):
+        classes = [c for c in range(3) if valid[b, c]]
+        for i in range(4):
+            for j in range(4):
+                if labels[b, i, j] != 255:
+                    scores = [float(logits[b, c, i, j]) for c in classes]
+                    log_sum = math.log(sum(math.exp(x) for x in scores))
+                    total += log_sum - float(logits[b, labels[b, i, j], i, j])
+                    count += 1
+    assert float(PixelCrossEntropyLoss()(logits, labels, valid)) == pytest.approx(total / count, rel=1e-5)
+
+
+def test_eq2_dot_product_and_cosine_forms_equal_their_references():
+    """Paper 003 Eq. 2 / 4: InfoNCE on ``f^T c / tau`` (``normalize=False``, the default) or on cosines."""
+    torch.manual_seed(0)
+    protos, pos = 3 * torch.randn(3, 5), torch.tensor([2, 0, 3])
+    tokens = F.normalize(torch.randn(4, 5), dim=1)
+
+    def reference(q: torch.Tensor) -> float:
+        return -sum(math.log(math.exp(float(q[i] @ tokens[pos[i]]) / 0.07)
+                             / sum(math.exp(float(q[i] @ tokens[j]) / 0.07) for j in range(4)))
+                    for i in range(3)) / 3
+
+    dot, cosine = PrototypeInfoNCELoss(tau=0.07), PrototypeInfoNCELoss(tau=0.07, normalize=True)
+    assert float(dot(protos, tokens, pos)) == pytest.approx(reference(protos), rel=1e-5)
+    assert float(cosine(protos, tokens, pos)) == pytest.approx(reference(F.normalize(protos, dim=1)), rel=1e-5)
+    assert abs(float(dot(protos, tokens, pos)) - float(cosine(protos, tokens, pos))) > 1e-2
+    # the option reaches the segmentor's loss: same weights, same batch, different loss_global
+    inputs, samples = torch.randn(2, 3, 32, 32), samples_with_labels(seen_labels())
+    got = {}
+    for normalize in (False, True):
+        model = build(global_distill=dict(loss=dict(type='PrototypeInfoNCELoss', tau=0.07, normalize=normalize),
+                                          bank_size=8)).train()
+        assert model.distill_terms['global'].normalize is normalize
+        torch.manual_seed(1)
+        got[normalize] = float(model.loss(inputs, samples)['loss_global'])
+    assert abs(got[False] - got[True]) > 1e-3
 
 
 # ------------------------------------------------------------------------------- bank
@@ -255,7 +340,7 @@ def test_seen_only_student_needs_no_teacher_and_ignores_all_ignored_images():
                   latent_embedding=None).train()
     assert model.teacher is None
     labels = seen_labels()
-    labels[1] = 255  # an image with only ignored pixels adds nothing and is not a NaN
+    labels[1] = 255  # an image with only ignored pixels (NEL's negatives, nothing to the CE) is not a NaN
     losses = model.loss(torch.randn(2, 3, 32, 32), samples_with_labels(labels))
     assert set(losses) == {'loss_nel', 'loss_ce'} and all(torch.isfinite(v) for v in losses.values())
     only_first = model.loss(torch.randn(2, 3, 32, 32)[:1], samples_with_labels(labels[:1]))
@@ -338,19 +423,55 @@ def test_world_configs_build():
 
 
 def test_table4_distillation_losses():
-    from mmdistill.seg.c2s.segmentor import distill_loss
     torch.manual_seed(0)
     protos, tokens, pos = torch.randn(3, 4), torch.randn(5, 4), torch.tensor([4, 0, 2])
     cos = F.cosine_similarity(protos, tokens[pos], dim=-1).mean()
-    assert float(distill_loss('cosine', protos, tokens, pos, 0.1)) == pytest.approx(1 - float(cos), rel=1e-6)
+    assert float(PrototypeCosineLoss()(protos, tokens, pos)) == pytest.approx(1 - float(cos), rel=1e-6)
     l2 = sum(float(((protos[i] - tokens[pos[i]]) ** 2).sum()) for i in range(3)) / 3
-    assert float(distill_loss('l2', protos, tokens, pos, 0.1)) == pytest.approx(l2, rel=1e-6)
-    with pytest.raises(ValueError, match="global_distill.loss must be one of"):
-        build(global_distill=dict(loss='kl'))
+    assert float(PrototypeL2Loss()(protos, tokens, pos)) == pytest.approx(l2, rel=1e-6)
+    empty = torch.zeros(0, 4, requires_grad=True)
+    for loss in (PrototypeInfoNCELoss(), PrototypeCosineLoss(), PrototypeL2Loss()):
+        assert float(loss(empty, tokens, pos[:0])) == 0.0
+    with pytest.raises(ValueError, match="global_distill.loss must be a loss config dict"):
+        build(global_distill=dict(loss='infonce'))
+    with pytest.raises(ValueError, match="global_distill has unknown keys \\['tau'\\]"):
+        build(global_distill=dict(tau=0.07))  # the string-picked settings of before: a clear error
+
+
+def test_c2s_losses_are_built_from_the_registry():
+    for name in ('NELLoss', 'PixelCrossEntropyLoss', 'PrototypeInfoNCELoss', 'PrototypeCosineLoss',
+                 'PrototypeL2Loss'):
+        assert MODELS.get(name) is not None, name
+    world = Config.fromfile(osp.join(REPO, 'configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py')).model
+    model = build(global_distill=dict(world.global_distill, bank_size=8), local_distill=world.local_distill,
+                  pixel_losses=world.pixel_losses)
+    assert isinstance(model.distill_terms['global'], PrototypeInfoNCELoss)
+    assert not model.distill_terms['local'].normalize
+    assert isinstance(model.pixel_terms['nel'], NELLoss) and model.pixel_terms['nel'].ignored_pixels == 'negative'
+    assert isinstance(model.pixel_terms['ce'], PixelCrossEntropyLoss)
+    # a loss registered by a user is named like any other: its value and weight reach the segmentor's losses
+
+    @MODELS.register_module(name='_ConstantPixelLoss', force=True)
+    class ConstantPixelLoss(torch.nn.Module):
+        def __init__(self, value: float, loss_weight: float = 1.0) -> None:
+            super().__init__()
+            self.value, self.loss_weight = value, loss_weight
+
+        def forward(self, logits, labels, valid_classes, ignore_index=255):
+            return logits.sum() * 0 + self.value
+
+    try:
+        model = build(pixel_losses=dict(ce=None, const=dict(type='_ConstantPixelLoss', value=3.0, loss_weight=2.0)))
+        losses = model.train().loss(torch.randn(2, 3, 32, 32), samples_with_labels(seen_labels()))
+        assert set(losses) == {'loss_global', 'loss_local', 'loss_nel', 'loss_const'}
+        assert float(losses['loss_const']) == 6.0
+    finally:
+        MODELS._module_dict.pop('_ConstantPixelLoss')
+    with pytest.raises(KeyError, match='NoSuchLoss'):
+        build(pixel_losses=dict(nel=dict(type='NoSuchLoss')))
 
 
 def test_froster_residual_distillation_equals_hand_computation():
-    from mmdistill.seg.c2s.segmentor import distill_loss
     torch.manual_seed(0)
     protos, pos = torch.randn(3, 4), torch.tensor([4, 0, 2])
     tokens = F.normalize(torch.randn(5, 4), dim=-1)
@@ -368,7 +489,7 @@ def test_froster_residual_distillation_equals_hand_computation():
                for d in range(4)]
         norm = math.sqrt(sum(x * x for x in out))
         expected += sum((out[d] / norm - float(tokens[pos[i], d])) ** 2 for d in range(4)) / 3
-    got = distill_loss('l2', proj(protos), tokens, pos, 0.1, normalize=True)
+    got = PrototypeL2Loss(normalize=True)(proj(protos), tokens, pos)
     assert float(got) == pytest.approx(expected, rel=1e-5)
     # Table 4's Froster config: both distillations through their own projector, trained, never exported
     froster = Config.fromfile(osp.join(

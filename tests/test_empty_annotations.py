@@ -22,7 +22,8 @@ def assert_finite_with_finite_gradients(losses: dict, model: torch.nn.Module) ->
 
 def test_c2s_batch_without_any_label_or_latent_class():
     """Every pixel ignored (no seen class): the full method (teacher, both distillations, latent classes mined
-    from the unlabelled pixels) gives finite losses; without mining, an all-ignored batch adds nothing."""
+    from the unlabelled pixels) gives finite losses; without mining, an all-ignored batch adds nothing to the CE
+    nor to NEL with ignored pixels excluded, and only negatives to NEL in ZegCLIP's form (the default)."""
     torch.manual_seed(0)
     model = build_c2s().train()
     labels = torch.full_like(seen_labels(), 255)
@@ -31,7 +32,10 @@ def test_c2s_batch_without_any_label_or_latent_class():
     plain = build_c2s(latent_mining=None, latent_embedding=None).train()
     losses = plain.loss(torch.randn(2, 3, 32, 32), samples_with_labels(labels))
     assert all(torch.isfinite(v) for v in losses.values())
-    assert losses['loss_ce'].detach().item() == 0.0 and losses['loss_nel'].detach().item() == 0.0
+    assert losses['loss_ce'].detach().item() == 0.0 and losses['loss_nel'].detach().item() > 0.0
+    excluded = build_c2s(latent_mining=None, latent_embedding=None,
+                         pixel_losses=dict(nel=dict(type='NELLoss', ignored_pixels='excluded'))).train()
+    assert excluded.loss(torch.randn(2, 3, 32, 32), samples_with_labels(labels))['loss_nel'].detach().item() == 0.0
 
 
 def test_c2s_image_with_an_empty_mask_next_to_a_labelled_one():

@@ -24,8 +24,15 @@ model = dict(
     vocabulary=dict(text=dict(arch=arch, checkpoint=clip_checkpoint, templates='imagenet80')),
     teacher=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint),
     teacher_size=(224, 224),
-    global_distill=dict(weight=1.0, tau=0.07, bank_size=24),
-    local_distill=dict(weight=1.0, tau=0.07),
+    # Eq. 2 / 4: InfoNCE on the paper's dot products F^T c / tau (normalize=False); tau 0.07, bank 24 (Sec. 4)
+    global_distill=dict(loss=dict(type='PrototypeInfoNCELoss', tau=0.07, normalize=False, loss_weight=1.0),
+                        bank_size=24),
+    local_distill=dict(loss=dict(type='PrototypeInfoNCELoss', tau=0.07, normalize=False, loss_weight=1.0)),
+    # Eq. 5: NEL in ZegCLIP's form (100 x focal + 1 x dice; ignored pixels are negatives of every class, as in
+    # ZegCLIP's SegLossPlus) + cross-entropy
+    pixel_losses=dict(nel=dict(type='NELLoss', focal_weight=100.0, dice_weight=1.0, ignored_pixels='negative',
+                               loss_weight=1.0),
+                      ce=dict(type='PixelCrossEntropyLoss', loss_weight=1.0)),
     latent_mining=dict(window_sizes=(2, 4, 7), iterations=10, merge_threshold=0.8),  # on the 14 x 14 token grid
     latent_embedding=dict(query='prototypes', calibrator='transformer', keys=('global', 'local'), num_heads=8),
     seen_scale=1.0,

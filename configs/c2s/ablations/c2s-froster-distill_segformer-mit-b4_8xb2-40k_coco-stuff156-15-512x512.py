@@ -3,5 +3,6 @@
 # of unit vectors to its own CLS token replaces InfoNCE. Our reading; see docs/methods/c2s.md.
 _base_ = ['./c2s_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py']
 
-froster = dict(loss='l2', normalize=True, residual=dict(alpha=0.1))
+froster = dict(loss=dict(_delete_=True, type='PrototypeL2Loss', normalize=True, loss_weight=1.0),
+               residual=dict(alpha=0.1))
 model = dict(global_distill=froster, local_distill=froster)

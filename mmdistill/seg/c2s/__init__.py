@@ -3,9 +3,21 @@ from .bank import CLSTokenBank
 from .export import export_student
 from .latent_embedding import LatentEmbeddingGenerator
 from .latent_mining import LatentClassMiner, connected_components, window_seeds
-from .losses import ResidualProjector, class_prototypes, global_prototypes, nel_loss
+from .losses import (
+    NELLoss,
+    PixelCrossEntropyLoss,
+    PrototypeCosineLoss,
+    PrototypeInfoNCELoss,
+    PrototypeL2Loss,
+    PrototypeLoss,
+    ResidualProjector,
+    class_prototypes,
+    global_prototypes,
+    nel_loss,
+)
 from .segmentor import C2SSegmentor
 
-__all__ = ['C2SSegmentor', 'CLSTokenBank', 'LatentClassMiner', 'LatentEmbeddingGenerator', 'ResidualProjector',
-           'class_prototypes', 'connected_components', 'export_student', 'global_prototypes', 'nel_loss',
-           'window_seeds']
+__all__ = ['C2SSegmentor', 'CLSTokenBank', 'LatentClassMiner', 'LatentEmbeddingGenerator', 'NELLoss',
+           'PixelCrossEntropyLoss', 'PrototypeCosineLoss', 'PrototypeInfoNCELoss', 'PrototypeL2Loss', 'PrototypeLoss',
+           'ResidualProjector', 'class_prototypes', 'connected_components', 'export_student', 'global_prototypes',
+           'nel_loss', 'window_seeds']

@@ -5,13 +5,13 @@ outputs ``D`` channels: the features ``F`` in CLIP's embedding space. Classes ar
 embeddings (``X_s = alpha F^T A_s``); a frozen CLIP tower (the teacher) is used only by :meth:`loss`:
 
 * global distillation (Sec. 3.2, Eq. 2): the CLS-weighted prototype of ``F`` against a bank of the
-  teacher's global CLS tokens (InfoNCE);
+  teacher's global CLS tokens (InfoNCE on the paper's dot products ``F_g^T c_i / tau``);
 * latent class mining (Sec. 3.1, Eq. 1): seeded k-means of the teacher's dense tokens where no seen
   label is; pseudo masks = seen labels + latent classes;
 * local distillation (Eq. 3-4): each class's prototype against the CLS token of the image masked to
   that class (all masked images of the step in one teacher forward);
 * latent embedding generation (Sec. 3.3): latent classes scored by ``X_u = beta cos(F, A'_u)``;
-  NEL + cross-entropy over ``cat(X_s, X_u)`` against the pseudo masks (Eq. 5);
+  NEL (ZegCLIP's form) + cross-entropy over ``cat(X_s, X_u)`` against the pseudo masks (Eq. 5);
 * auxiliary heads of the student (SETR's deep supervision), if configured: their ``conv_seg`` also gives
   ``D`` channels, scored by the seen text embeddings against the seen labels with the head's own loss.
 
@@ -35,33 +35,19 @@ from torch.profiler import record_function
 
 from ...clip.vocabulary import check_class_names, read_class_names, text_embeddings
 from ...datasets.zero_shot_splits import resolve_split
-from ...models.contrastive import info_nce
 from ...utils import at_least_float32, module_device
 from .bank import CLSTokenBank
 from .latent_embedding import LatentEmbeddingGenerator
 from .latent_mining import LatentClassMiner
-from .losses import ResidualProjector, class_prototypes, global_prototypes, nel_loss, per_process_count
+from .losses import ResidualProjector, class_prototypes, global_prototypes
 
 TEACHER_PREFIX = 'teacher.'
-DISTILL_LOSSES = ('infonce', 'cosine', 'l2')
-DISTILL_DEFAULTS = dict(weight=1.0, tau=0.07, loss='infonce', normalize=False, residual=None)
-
-
-def distill_loss(kind: str, prototypes: Tensor, tokens: Tensor, positive: Tensor, tau: float,
-                 normalize: bool = False) -> Tensor:
-    """Prototypes ``(N, D)`` against CLS tokens ``(M, D)``, ``positive`` ``(N,)`` indexing each one's own token.
-
-    ``'infonce'``: Eq. 2 / 4; ``'cosine'``: ``1 - mean cos``; ``'l2'``: mean squared distance (Table 4), of the
-    L2-normalised prototypes if ``normalize`` (the tokens are unit vectors already).
-    """
-    if kind == 'infonce':
-        return info_nce(prototypes, tokens, positive, tau)
-    if normalize:
-        prototypes = F.normalize(prototypes, dim=-1)
-    target = tokens[positive]
-    if kind == 'cosine':
-        return 1 - F.cosine_similarity(prototypes, target, dim=-1).mean() if len(target) else prototypes.sum() * 0
-    return (prototypes - target).pow(2).sum(-1).mean() if len(target) else prototypes.sum() * 0
+# Eq. 2 / 4 as the paper writes them: InfoNCE on dot products F^T c / tau (PrototypeInfoNCELoss, normalize=False)
+DISTILL_DEFAULTS = dict(loss=dict(type='PrototypeInfoNCELoss', tau=0.07, normalize=False, loss_weight=1.0),
+                        residual=None)
+# Eq. 5: NEL in ZegCLIP's form (ignored pixels are negatives of every class) + cross-entropy
+PIXEL_LOSS_DEFAULTS = dict(nel=dict(type='NELLoss', ignored_pixels='negative', loss_weight=1.0),
+                           ce=dict(type='PixelCrossEntropyLoss', loss_weight=1.0))
 
 
 @MODELS.register_module()
@@ -78,19 +64,24 @@ class C2SSegmentor(EncoderDecoder):
             seen classes renumbered in that order (``SeenClassLabels``); testing scores all classes.
         teacher: config of a frozen ``CLIPTower`` (the CLIP image tower of ``text``); needed by every
             distillation part, not at test time and never saved in checkpoints.
-        global_distill: ``dict(weight=1.0, tau=0.07, bank_size=24, loss='infonce', normalize=False,
-            residual=None)`` or ``None``.
-        local_distill: the same keys but ``bank_size``, or ``None``. ``loss``: ``'infonce'`` (the paper), or
-            Table 4's alternatives ``'cosine'`` (``1 - cos``) and ``'l2'`` (squared distance) to the positive
-            alone; ``normalize``: ``'l2'`` between unit vectors; ``residual``: :class:`ResidualProjector`
-            arguments (e.g. ``dict(alpha=0.1)``): the prototypes pass ``p + alpha MLP(p)`` before the loss
-            (Table 4's Froster is ``loss='l2', normalize=True, residual=dict(alpha=0.1)``).
+        global_distill: ``dict(loss=dict(type='PrototypeInfoNCELoss', tau=0.07, normalize=False,
+            loss_weight=1.0), bank_size=24, residual=None)`` or ``None``.
+        local_distill: the same keys but ``bank_size``, or ``None``. ``loss``: a registered prototype loss
+            (:mod:`mmdistill.seg.c2s.losses`): ``PrototypeInfoNCELoss`` (Eq. 2 / 4; ``normalize=False`` the
+            paper's dot products, ``True`` cosine logits), or Table 4's ``PrototypeCosineLoss`` (``1 - cos``) and
+            ``PrototypeL2Loss`` (squared distance; ``normalize=True`` between unit vectors) to the positive
+            alone. ``residual``: :class:`ResidualProjector` arguments (e.g. ``dict(alpha=0.1)``): the
+            prototypes pass ``p + alpha MLP(p)`` before the loss (Table 4's Froster is
+            ``loss=dict(type='PrototypeL2Loss', normalize=True), residual=dict(alpha=0.1)``).
         latent_mining: :class:`LatentClassMiner` arguments or ``None`` (no latent classes: local
             distillation then covers the seen classes only).
         latent_embedding: :class:`LatentEmbeddingGenerator` arguments or ``None``.
         seen_scale: ``alpha`` of ``X_s``.
         latent_scale: ``beta`` of ``X_u``.
-        pixel_loss: ``dict(nel_weight=1.0, ce_weight=1.0)``.
+        pixel_losses: ``{name: loss config}`` of Eq. 5's terms on ``cat(X_s, X_u)``, each logged as
+            ``loss_<name>``; updates the default ``dict(nel=dict(type='NELLoss', ignored_pixels='negative'),
+            ce=dict(type='PixelCrossEntropyLoss'))`` name by name (``None`` removes a term). ``NELLoss``'s
+            ``ignored_pixels='excluded'`` drops ignored pixels from NEL instead of ZegCLIP's negatives.
         teacher_size: ``(h, w)`` the teacher sees the image at; default its native size.
         teacher_mean / teacher_std: the teacher's input normalisation (0-255 RGB); the images are
             re-normalised from the data preprocessor's.
@@ -105,7 +96,7 @@ class C2SSegmentor(EncoderDecoder):
                  global_distill: Optional[dict] = None, local_distill: Optional[dict] = None,
                  latent_mining: Optional[dict] = None, latent_embedding: Optional[dict] = None,
                  seen_scale: float = 1.0, latent_scale: float = 20.0,
-                 pixel_loss: Optional[dict] = None, teacher_size: Optional[Sequence[int]] = None,
+                 pixel_losses: Optional[dict] = None, teacher_size: Optional[Sequence[int]] = None,
                  teacher_mean: Sequence[float] = tuple(255 * m for m in OPENAI_DATASET_MEAN),
                  teacher_std: Sequence[float] = tuple(255 * s for s in OPENAI_DATASET_STD),
                  seen_score_offset: float = 0.0, ignore_index: int = 255,
@@ -131,6 +122,10 @@ class C2SSegmentor(EncoderDecoder):
         self.global_distill = self._distill_settings('global_distill', global_distill, bank_size=24)
         self.local_distill = self._distill_settings('local_distill', local_distill)
         self.use_global, self.use_local = global_distill is not None, local_distill is not None
+        self.distill_terms = nn.ModuleDict(
+            {name: self._build_loss(f'{name}_distill.loss', settings['loss']) for name, settings, used in (
+                ('global', self.global_distill, self.use_global), ('local', self.local_distill, self.use_local))
+             if used})
         self.global_projector = self._projector(self.global_distill)
         self.local_projector = self._projector(self.local_distill)
         if self.use_global:
@@ -139,7 +134,9 @@ class C2SSegmentor(EncoderDecoder):
         self.latent_generator = (LatentEmbeddingGenerator(self.dim, **latent_embedding)
                                  if latent_embedding is not None else None)
         self.seen_scale, self.latent_scale = seen_scale, latent_scale
-        self.pixel_loss = {**dict(nel_weight=1.0, ce_weight=1.0), **(pixel_loss or {})}
+        self.pixel_terms = nn.ModuleDict(
+            {name: self._build_loss(f'pixel_losses.{name}', cfg)
+             for name, cfg in {**PIXEL_LOSS_DEFAULTS, **(pixel_losses or {})}.items() if cfg is not None})
         self.teacher_size = tuple(teacher_size) if teacher_size else (
             self.teacher.native_size if self.teacher is not None else None)
         self.register_buffer('teacher_mean', torch.tensor(teacher_mean).view(1, 3, 1, 1), persistent=False)
@@ -162,10 +159,18 @@ class C2SSegmentor(EncoderDecoder):
         unknown = set(given or {}) - set(defaults)
         if unknown:
             raise ValueError(f'{name} has unknown keys {sorted(unknown)}; known: {sorted(defaults)}')
-        settings = {**defaults, **(given or {})}
-        if settings['loss'] not in DISTILL_LOSSES:
-            raise ValueError(f'{name}.loss must be one of {DISTILL_LOSSES}, got {settings["loss"]!r}')
-        return settings
+        return {**defaults, **(given or {})}
+
+    @staticmethod
+    def _build_loss(name: str, cfg) -> nn.Module:
+        """A registered loss term from its config; it must carry a ``loss_weight``."""
+        if not isinstance(cfg, dict) or 'type' not in cfg:
+            raise ValueError(f'{name} must be a loss config dict(type=...), e.g. '
+                             f"dict(type='PrototypeInfoNCELoss', tau=0.07), got {cfg!r}")
+        loss = MODELS.build(cfg)
+        if not hasattr(loss, 'loss_weight'):
+            raise ValueError(f'{name}: {cfg["type"]} has no loss_weight')
+        return loss
 
     def _projector(self, settings: dict) -> nn.Module:
         """:class:`ResidualProjector` if ``settings['residual']``, else the identity (no parameters)."""
@@ -256,15 +261,14 @@ class C2SSegmentor(EncoderDecoder):
                 local_cls, local_valid = self.local_cls_tokens(images, pseudo, present)
         if self.use_global:
             slots = self.bank.push(global_cls)
-            g = self.global_distill
+            term = self.distill_terms['global']
             projected = self.global_projector(at_least_float32(global_prototypes(features, global_cls)))
-            losses['loss_global'] = g['weight'] * distill_loss(
-                g['loss'], projected, self.bank.tokens, slots, g['tau'], g['normalize'])
+            losses['loss_global'] = term.loss_weight * term(projected, self.bank.tokens, slots)
         if self.use_local:
-            lo = self.local_distill
-            losses['loss_local'] = lo['weight'] * distill_loss(
-                lo['loss'], self.local_projector(at_least_float32(prototypes[local_valid])), local_cls[local_valid],
-                torch.arange(int(local_valid.sum()), device=features.device), lo['tau'], lo['normalize'])
+            term = self.distill_terms['local']
+            losses['loss_local'] = term.loss_weight * term(
+                self.local_projector(at_least_float32(prototypes[local_valid])), local_cls[local_valid],
+                torch.arange(int(local_valid.sum()), device=features.device))
         logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.seen_embeddings.to(features.dtype))
         target, valid = labels, torch.ones(labels.shape[0], num_seen, dtype=torch.bool, device=labels.device)
         if self.latent_generator is not None and num_classes > num_seen:
@@ -330,19 +334,12 @@ class C2SSegmentor(EncoderDecoder):
         return tokens, valid
 
     def pixel_losses(self, logits: Tensor, target: Tensor, valid: Tensor) -> dict:
-        """NEL + cross-entropy (Eq. 5) of ``(B, C, h, w)`` logits against ``(B, H, W)`` labels.
-
-        Classes not ``valid`` ``(B, C)`` for an image take no part; pixels whose label is ignored neither. An image
-        whose pixels are all ignored contributes nothing (the sums are divided by the labelled pixels, counted over
-        all processes, so that 2 processes give the loss and gradients of 1 process with the same global batch).
-        """
+        """Eq. 5's terms (NEL + cross-entropy by default) of ``(B, C, h, w)`` logits, upsampled to the labels
+        ``(B, H, W)``; classes not ``valid`` ``(B, C)`` for an image take no part. ``{'loss_<name>': weighted}``."""
         logits = at_least_float32(
             resize(logits, size=target.shape[-2:], mode='bilinear', align_corners=self.align_corners))
-        masked = logits.masked_fill(~valid[..., None, None], float('-inf'))
-        ce = F.cross_entropy(masked, target, ignore_index=self.ignore_index, reduction='sum')
-        labelled = per_process_count((target != self.ignore_index).sum())  # over all processes' images
-        return dict(loss_nel=self.pixel_loss['nel_weight'] * nel_loss(logits, target, valid, self.ignore_index),
-                    loss_ce=self.pixel_loss['ce_weight'] * ce / labelled)
+        return {f'loss_{name}': term.loss_weight * term(logits, target, valid, ignore_index=self.ignore_index)
+                for name, term in self.pixel_terms.items()}
 
 
 def _drop_teacher(module: C2SSegmentor, state_dict: dict, prefix: str, local_metadata: dict) -> None:
