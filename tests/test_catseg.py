@@ -106,6 +106,26 @@ def test_an_images_prediction_does_not_depend_on_its_batch(test_cfg):
     assert torch.allclose(reversed_batch.flip(0), batch, atol=1e-5)
 
 
+def test_catseg_and_zero_shot_share_one_window_routine(monkeypatch):
+    from mmdistill.seg import inference
+    calls = []
+    average = inference.average_windows
+    monkeypatch.setattr(inference, 'average_windows',
+                        lambda maps, boxes, size: calls.append(tuple(maps.shape)) or average(maps, boxes, size))
+    catseg = build(test_cfg=dict(mode='slide', size=(48, 48), crop_size=(32, 32), stride=(16, 16))).eval()
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        zero_shot = MODELS.build(dict(
+            type='ZeroShotSegmentor', tower=dict(type='CLIPTower', arch=ARCH, checkpoint=None),
+            vocabulary=dict(classes=CLASSES, text=dict(arch=ARCH, checkpoint=None, templates=['a {}.'])),
+            test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16)))).eval()
+    images = torch.randn(2, 3, 48, 48)
+    with torch.no_grad():
+        assert catseg(images, mode='tensor').shape == (2, 6, 48, 48)
+        assert zero_shot(images, mode='tensor').shape == (2, 6, 48, 48)
+    # Cat-Seg: 4 windows + the global view, sigmoid maps of 6 classes; zero-shot: 4 windows, cosines of 7 names.
+    assert calls == [(2, 5, 6, 32, 32), (2, 4, 7, 32, 32)]
+
+
 def test_training_loss_of_an_image_does_not_depend_on_its_batch():
     model = build()
     perturb_head(model)

@@ -86,6 +86,38 @@ def test_position_resize_identity_at_native_size():
     torch.testing.assert_close(resized[:, 1:], manual.permute(0, 2, 3, 1).reshape(1, 35, 8))
 
 
+def test_peers_position_resizes_are_plain_bicubic_without_antialias():
+    pos = torch.randn(1, 1 + 4 * 4, 8)
+    table = pos[:, 1:].reshape(1, 4, 4, 8).permute(0, 3, 1, 2)
+    timm = resize_pos_embed(pos, (6, 9), (4, 4))
+    size = F.interpolate(table, size=(6, 9), mode='bicubic', align_corners=False)
+    offset = F.interpolate(table, scale_factor=(6.1 / 4, 9.1 / 4), mode='bicubic', align_corners=False)
+    for mode, manual in (('bicubic', size), ('bicubic_offset', offset)):
+        resized = resize_pos_embed(pos, (6, 9), (4, 4), mode=mode)
+        assert resize_pos_embed(pos, (4, 4), (4, 4), mode=mode) is pos
+        torch.testing.assert_close(resized[:, :1], pos[:, :1])
+        torch.testing.assert_close(resized[:, 1:], manual.permute(0, 2, 3, 1).reshape(1, 54, 8))
+        assert (resized - timm).abs().max() > 1e-3
+    assert (size - offset).abs().max() > 1e-3
+    with pytest.raises(ValueError, match='pos_embed_resize must be one of'):
+        resize_pos_embed(pos, (6, 9), (4, 4), mode='bilinear')
+
+
+@torch.no_grad()
+@pytest.mark.parametrize('arch', [VIT, EVA])
+def test_tower_position_resize_option(arch):
+    towers = {}
+    for mode in ('timm', 'bicubic', 'bicubic_offset'):
+        torch.manual_seed(0)
+        towers[mode] = CLIPTower(arch, pos_embed_resize=mode).eval()
+    native, other = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 40, 56)
+    for mode in ('bicubic', 'bicubic_offset'):
+        torch.testing.assert_close(towers[mode](native).dense, towers['timm'](native).dense)
+        assert (towers[mode](other).dense - towers['timm'](other).dense).abs().max() > 1e-4
+    with pytest.raises(ValueError, match='pos_embed_resize must be one of'):
+        CLIPTower(VIT, pos_embed_resize='nearest')
+
+
 @torch.no_grad()
 def test_any_input_size_eva_matches_timm_resize():
     tower = seeded_tower(EVA)

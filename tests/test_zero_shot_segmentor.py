@@ -1,4 +1,5 @@
-"""ZeroShotSegmentor (whole / slide inference, synonyms, background threshold), its configs and the demo."""
+"""ZeroShotSegmentor (the peers' inference order, whole / slide, synonyms, background threshold, PAMR), its configs
+and the demo."""
 import importlib.util
 import os.path as osp
 
@@ -9,13 +10,14 @@ import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from PIL import Image
 
 import mmdistill  # noqa: F401
 from mmdistill.apis import OVSegInferencer
 from mmdistill.clip.text import TEMPLATE_SETS
 from mmdistill.datasets.synthetic.vocabulary import STUFF_CLASSES, THING_CLASSES
-from mmdistill.seg import parse_vocabulary, vocabulary_palette
+from mmdistill.seg import PAMR, parse_vocabulary, vocabulary_palette
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ARCH = 'mmdistill-tiny-ViT-P8'
@@ -31,14 +33,39 @@ def build_segmentor(classes=('cat;kitty', 'dog', 'car'), **kwargs):
         return MODELS.build(cfg).eval()
 
 
-def hand_probs(model, images: torch.Tensor) -> torch.Tensor:
-    """Dense map -> scale * cos with every name -> softmax -> max over each class's names -> bilinear."""
-    dense = model.tower(images).dense
-    cos = torch.einsum('bdhw,nd->bnhw', dense, model.text_embeddings)
-    probs = (model.logit_scale * cos).softmax(dim=1)
+def per_class(model, probs: torch.Tensor) -> torch.Tensor:
+    """``(B, N, H, W)`` name probabilities -> ``(B, C, H, W)``: the max over each class's names."""
     sizes = [len(entry.split(';')) for entry in model.vocabulary]
-    per_class = torch.stack([chunk.amax(dim=1) for chunk in probs.split(sizes, dim=1)], dim=1)
-    return F.interpolate(per_class, size=images.shape[-2:], mode='bilinear', align_corners=False)
+    return torch.stack([chunk.amax(dim=1) for chunk in probs.split(sizes, dim=1)], dim=1)
+
+
+def hand_logits(model, images: torch.Tensor) -> torch.Tensor:
+    """Dense map -> cos with every name on the patch grid -> bilinear to the input size."""
+    cos = torch.einsum('bdhw,nd->bnhw', model.tower(images).dense, model.text_embeddings)
+    return F.interpolate(cos, size=images.shape[-2:], mode='bilinear', align_corners=False)
+
+
+def hand_probs(model, logits: torch.Tensor) -> torch.Tensor:
+    """Cosines -> scale -> one softmax over all names -> max over each class's names."""
+    return per_class(model, (model.logit_scale * logits).softmax(dim=1))
+
+
+def hand_grid_probs(model, images: torch.Tensor) -> torch.Tensor:
+    """The probability-first order: softmax on the patch grid, max over names, then bilinear."""
+    cos = torch.einsum('bdhw,nd->bnhw', model.tower(images).dense, model.text_embeddings)
+    probs = per_class(model, (model.logit_scale * cos).softmax(dim=1))
+    return F.interpolate(probs, size=images.shape[-2:], mode='bilinear', align_corners=False)
+
+
+def hand_windows(images: torch.Tensor, encode, crop: int = 32, step: int = 8) -> torch.Tensor:
+    """``encode`` of each window of a 40 x 48 input, averaged per pixel over the windows covering it."""
+    total, count = 0, torch.zeros(40, 48)
+    for y in (0, step):  # rows: [0, 32), [8, 40); columns: [0, 32), [8, 40), [16, 48)
+        for x in (0, step, 2 * step):
+            out = encode(images[..., y:y + crop, x:x + crop])
+            total = total + F.pad(out, (x, 48 - x - crop, y, 40 - y - crop))
+            count[y:y + crop, x:x + crop] += 1
+    return total / count
 
 
 @torch.no_grad()
@@ -46,7 +73,7 @@ def test_whole_inference_equals_hand_computation():
     model = build_segmentor(classes=['cat;kitty', 'dog', 'car;automobile;vehicle'])
     images = torch.randn(2, 3, 32, 48)
     samples = model.predict(images)
-    expected = hand_probs(model, images)
+    expected = hand_probs(model, hand_logits(model, images))
     for sample, probs in zip(samples, expected):
         torch.testing.assert_close(sample.seg_logits.data, probs)
         assert torch.equal(sample.pred_sem_seg.data[0], probs.argmax(dim=0))
@@ -65,19 +92,65 @@ def test_slide_equals_whole_in_one_window():
 
 
 @torch.no_grad()
-def test_slide_averages_windows_in_one_tower_forward(monkeypatch):
+def test_slide_averages_logits_then_one_softmax_in_one_tower_forward(monkeypatch):
+    """The peers' order: cosines upsampled to each window, averaged over windows, then scale and softmax."""
     model = build_segmentor(test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(8, 8)))
     images = torch.randn(2, 3, 40, 48)
-    total, count = torch.zeros(2, 3, 40, 48), torch.zeros(40, 48)
-    for y in (0, 8):  # rows: [0, 32), [8, 40); columns: [0, 32), [8, 40), [16, 48)
-        for x in (0, 8, 16):
-            total[..., y:y + 32, x:x + 32] += hand_probs(model, images[..., y:y + 32, x:x + 32])
-            count[y:y + 32, x:x + 32] += 1
+    expected = hand_probs(model, hand_windows(images, lambda crop: hand_logits(model, crop)))
     calls = []
     forward = model.tower.forward
     monkeypatch.setattr(model.tower, 'forward', lambda x, **kw: calls.append(x.shape) or forward(x, **kw))
-    torch.testing.assert_close(model(images, mode='tensor'), total / count)
+    torch.testing.assert_close(model(images, mode='tensor'), expected)
     assert calls == [(12, 3, 32, 32)]  # 2 images x 6 windows
+    sample = model.predict(images[:1])[0]
+    torch.testing.assert_close(sample.seg_logits.data, expected[0])
+
+
+@torch.no_grad()
+def test_probability_first_order_averages_probabilities_and_differs():
+    cfg = dict(classes=['cat;kitty', 'dog', 'car'], test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(8, 8)))
+    peers = build_segmentor(**cfg)
+    model = build_segmentor(order='probabilities', **cfg)
+    images = torch.randn(2, 3, 40, 48)
+    old = model(images, mode='tensor')
+    torch.testing.assert_close(old, hand_windows(images, lambda crop: hand_grid_probs(model, crop)))
+    new = peers(images, mode='tensor')
+    assert (old - new).abs().max() > 1e-2
+    assert (old.argmax(dim=1) != new.argmax(dim=1)).any()
+    with pytest.raises(ValueError, match='order must be one of'):
+        build_segmentor(order='softmax-first')
+
+
+@torch.no_grad()
+def test_predictions_at_the_original_size_resize_logits_before_the_softmax():
+    model = build_segmentor(classes=['background', 'cat', 'dog'])
+    images = torch.randn(1, 3, 32, 48)
+    logits = F.interpolate(hand_logits(model, images), size=(45, 70), mode='bilinear', align_corners=False)
+    probs = hand_probs(model, logits)[0]
+    top, label = probs.max(dim=0)
+    model.background_threshold = top.median().item()
+    sample = SegDataSample(metainfo=dict(ori_shape=(45, 70), img_shape=(32, 48), pad_shape=(32, 48)))
+    out, = model.predict(images, [sample])
+    torch.testing.assert_close(out.seg_logits.data, probs)
+    low = top < model.background_threshold
+    assert low.any() and (label[~low] != 0).any()
+    assert torch.equal(out.pred_sem_seg.data[0], torch.where(low, 0, label))
+
+
+@torch.no_grad()
+def test_pamr_post_processor_refines_the_logits_with_the_image():
+    model = build_segmentor(post_processor=dict(type='PAMR', num_iter=3, dilations=(1, 2)))
+    images = torch.randn(1, 3, 32, 48)
+    sample = SegDataSample(metainfo=dict(ori_shape=(40, 60), img_shape=(32, 48), pad_shape=(32, 48)))
+    out, = model.predict(images, [sample])
+    up = dict(size=(40, 60), mode='bilinear', align_corners=False)
+    pamr = PAMR(num_iter=3, dilations=(1, 2))
+    refined = pamr(F.interpolate(images, **up), F.interpolate(hand_logits(model, images), **up))
+    torch.testing.assert_close(out.seg_logits.data, hand_probs(model, refined)[0])
+    plain = build_segmentor().predict(images, [SegDataSample(metainfo=sample.metainfo)])[0]
+    assert not torch.allclose(plain.seg_logits.data, out.seg_logits.data, atol=1e-3)
+    expected = hand_probs(model, pamr(images, hand_logits(model, images)))  # mode='tensor': at the input size
+    torch.testing.assert_close(model(images, mode='tensor'), expected)
 
 
 @torch.no_grad()
@@ -97,11 +170,11 @@ def test_synonyms_take_the_max_over_their_names():
     dense = model.tower(torch.randn(2, 3, 32, 32)).dense
     torch.manual_seed(1)  # the random text tower: the same weights for both vocabularies
     model.set_vocabulary(['cat', 'kitty', 'dog'])
-    separate = model.class_probabilities(dense)
+    separate = model.class_probabilities(model.name_logits(dense))
     torch.manual_seed(1)
     model.set_vocabulary([('cat', 'kitty'), 'dog'])
     assert model.vocabulary == ['cat;kitty', 'dog']
-    merged = model.class_probabilities(dense)
+    merged = model.class_probabilities(model.name_logits(dense))
     torch.testing.assert_close(merged[:, 0], separate[:, :2].amax(dim=1))
     torch.testing.assert_close(merged[:, 1], separate[:, 2])
     assert parse_vocabulary('cat; kitty,dog') == parse_vocabulary([['cat', 'kitty'], 'dog']) == \
@@ -167,6 +240,23 @@ def test_maskclip_configs():
     classes = parse_vocabulary(voc.model.vocabulary.classes)
     assert len(classes) == 21 and classes[0] == ('background', )
     assert voc.model.background_threshold == 0.1 and voc.model.vocabulary.text.templates == 'imagenet80'
+
+
+def test_benchmark_configs_resize_positions_as_the_peers_and_the_naclip_config_uses_pamr():
+    zero_shot = osp.join(REPO, 'configs', 'zero_shot_seg')
+    voc = Config.fromfile(osp.join(zero_shot, 'zeroshot_vit-b16-openai_voc21-336.py'))
+    assert voc.model.tower.pos_embed_resize == 'bicubic_offset' and voc.model.get('post_processor') is None
+    naclip = Config.fromfile(osp.join(zero_shot, 'zeroshot_naclip-pamr_vit-b16-openai_voc21-336.py'))
+    model = naclip.model
+    assert (model.tower.dense_path, model.tower.naclip_sigma, model.tower.pos_embed_resize) == \
+        ('naclip', 5.0, 'bicubic_offset')
+    assert (model.logit_scale, model.background_threshold, model.get('order', 'logits')) == (40.0, 0.1, 'logits')
+    assert model.post_processor == dict(type='PAMR', num_iter=10, dilations=(8, 16))
+    assert model.test_cfg == dict(mode='slide', crop_size=(224, 224), stride=(112, 112))
+    assert model.vocabulary.classes == voc.model.vocabulary.classes
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        pamr = MODELS.build(model.post_processor)
+    assert isinstance(pamr, PAMR) and (pamr.num_iter, pamr.dilations) == (10, (8, 16))
 
 
 @pytest.fixture

@@ -38,11 +38,35 @@ class TokenGrid:
     rope: Optional[torch.Tensor] = None
 
 
+# How absolute position tables are resized to a grid other than the native one:
+#   'timm': timm's resample_abs_pos_embed (bicubic with antialias, i.e. the PIL-like kernel, a = -0.5);
+#   'bicubic': F.interpolate(size=grid, mode='bicubic', align_corners=False), no antialias (a = -0.75),
+#       as MaskCLIP's (mmseg's ViT) resize;
+#   'bicubic_offset': the same kernel with DINO's scale factor (grid + 0.1) / native instead of the size,
+#       as SCLIP, ClearCLIP and NACLIP resize (their interpolate_pos_encoding).
+POS_EMBED_RESIZES = ('timm', 'bicubic', 'bicubic_offset')
+
+
 def resize_pos_embed(pos_embed: torch.Tensor, grid: tuple[int, int], native: tuple[int, int],
-                     num_prefix_tokens: int = 1) -> torch.Tensor:
-    """Bicubic resize of ``(1, P + H0 * W0, C)`` positions (P prefix tokens) to ``grid``; identity at native."""
-    return resample_abs_pos_embed(pos_embed, new_size=list(grid), old_size=list(native),
-                                  num_prefix_tokens=num_prefix_tokens, interpolation='bicubic')
+                     num_prefix_tokens: int = 1, mode: str = 'timm') -> torch.Tensor:
+    """Bicubic resize of ``(1, P + H0 * W0, C)`` positions (P prefix tokens) to ``grid`` by ``mode``
+    (:data:`POS_EMBED_RESIZES`); identity at the native grid. Prefix positions are kept."""
+    if mode not in POS_EMBED_RESIZES:
+        raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZES}, got {mode!r}')
+    if mode == 'timm':
+        return resample_abs_pos_embed(pos_embed, new_size=list(grid), old_size=list(native),
+                                      num_prefix_tokens=num_prefix_tokens, interpolation='bicubic')
+    if tuple(grid) == tuple(native):
+        return pos_embed
+    prefix, table = pos_embed[:, :num_prefix_tokens], pos_embed[:, num_prefix_tokens:]
+    table = table.float().unflatten(1, tuple(native)).permute(0, 3, 1, 2)  # (1, C, H0, W0)
+    if mode == 'bicubic':
+        table = F.interpolate(table, size=tuple(grid), mode='bicubic', align_corners=False)
+    else:
+        scale = tuple((g + 0.1) / n for g, n in zip(grid, native))
+        table = F.interpolate(table, scale_factor=scale, mode='bicubic', align_corners=False)
+    table = table.flatten(2).transpose(1, 2).to(pos_embed.dtype)
+    return torch.cat([prefix, table], dim=1)
 
 
 def rope_for_grid(rope: nn.Module, grid: tuple[int, int]) -> torch.Tensor:
@@ -68,6 +92,7 @@ class TowerAdapter:
 
     patch_size: tuple[int, int]
     num_prefix_tokens: int = 1  # class token (+ register tokens), before the patch tokens
+    pos_embed_resize: str = 'timm'  # how positions are resized to other grids (POS_EMBED_RESIZES), set by the tower
 
     @property
     def native_grid(self) -> tuple[int, int]:
@@ -163,7 +188,7 @@ class OpenAIViTAdapter(TowerAdapter):
         grid = (x.shape[2], x.shape[3])
         x = x.flatten(2).transpose(1, 2)
         cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
-        pos = resize_pos_embed(v.positional_embedding[None], grid, self.native_grid)
+        pos = resize_pos_embed(v.positional_embedding[None], grid, self.native_grid, mode=self.pos_embed_resize)
         x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
         return v.ln_pre(x), TokenGrid(grid)
 
@@ -237,7 +262,7 @@ class TimmEvaAdapter(TowerAdapter):
         x = t.patch_embed.norm(x.flatten(2).transpose(1, 2))
         x = torch.cat([t.cls_token.expand(x.shape[0], -1, -1).to(x.dtype), x], dim=1)
         if t.pos_embed is not None:
-            x = x + resize_pos_embed(t.pos_embed, grid, self.native_grid).to(x.dtype)
+            x = x + resize_pos_embed(t.pos_embed, grid, self.native_grid, mode=self.pos_embed_resize).to(x.dtype)
         rope = rope_for_grid(t.rope, grid) if t.rope is not None else None
         return t.norm_pre(x), TokenGrid(grid, rope)
 
@@ -341,10 +366,11 @@ class TimmViTAdapter(TowerAdapter):
         # class token, then register tokens (DINOv2); none for SigLIP
         prefix = [t.expand(x.shape[0], -1, -1).to(x.dtype) for t in (m.cls_token, m.reg_token) if t is not None]
         if m.no_embed_class:  # positions for patches only (DINOv2 with registers)
-            pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=0)
+            pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=0, mode=self.pos_embed_resize)
             x = torch.cat([*prefix, x + pos.to(x.dtype)], dim=1)
         else:
-            pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=self.num_prefix_tokens)
+            pos = resize_pos_embed(m.pos_embed, grid, self.native_grid, num_prefix_tokens=self.num_prefix_tokens,
+                                   mode=self.pos_embed_resize)
             x = torch.cat([*prefix, x], dim=1) + pos.to(x.dtype)
         return m.norm_pre(x), TokenGrid(grid)
 

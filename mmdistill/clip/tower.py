@@ -26,7 +26,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.checkpoint import checkpoint
 
 from ..registry import MODELS
-from .adapters import make_adapter
+from .adapters import POS_EMBED_RESIZES, make_adapter
 from .builder import TIMM_PREFIX, build_clip_model, build_timm_vit
 from .pooling import BoxList, mask_embeddings, roi_embeddings
 from .readouts import READOUTS
@@ -74,6 +74,11 @@ class CLIPTower(BaseModule):
             DINOv2), or a training-free readout for the original CLIP: ``'sclip'``,
             ``'clearclip'`` or ``'naclip'`` (see ``readouts.py``).
         naclip_sigma: standard deviation, in cells, of NACLIP's Gaussian neighbourhood prior.
+        pos_embed_resize: how the absolute position table is resized to a non-native grid: ``'timm'``
+            (timm's ``resample_abs_pos_embed``: antialiased bicubic), ``'bicubic'`` (``F.interpolate`` to the
+            grid, bicubic, ``align_corners=False``, no antialias: MaskCLIP) or ``'bicubic_offset'`` (the same
+            kernel with the scale factor ``(grid + 0.1) / native``: SCLIP / ClearCLIP / NACLIP); see
+            :func:`~mmdistill.clip.adapters.resize_pos_embed`. RoPE (EVA02) is recomputed either way.
         compiled_blocks: ``torch.compile`` the transformer blocks (see :meth:`compile_blocks`).
         grad_checkpointing: activation checkpointing per transformer block when gradients are
             recorded (``torch.utils.checkpoint``, non-reentrant): each block's activations are
@@ -83,13 +88,15 @@ class CLIPTower(BaseModule):
 
     def __init__(self, arch: str, checkpoint: Optional[str] = None, trainable: str = 'blocks',
                  train_last_blocks: Optional[int] = None, dense_path: str = 'value', naclip_sigma: float = 5.0,
-                 compiled_blocks: bool = False, grad_checkpointing: bool = False,
+                 pos_embed_resize: str = 'timm', compiled_blocks: bool = False, grad_checkpointing: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if dense_path not in DENSE_PATHS:
             raise ValueError(f'dense_path must be one of {DENSE_PATHS}, got {dense_path!r}')
         if not naclip_sigma > 0:
             raise ValueError(f'naclip_sigma must be positive, got {naclip_sigma}')
+        if pos_embed_resize not in POS_EMBED_RESIZES:
+            raise ValueError(f'pos_embed_resize must be one of {POS_EMBED_RESIZES}, got {pos_embed_resize!r}')
         self.arch = arch
         self.checkpoint = checkpoint
         self.dense_path = dense_path
@@ -98,6 +105,7 @@ class CLIPTower(BaseModule):
         self.visual = (build_timm_vit(arch, checkpoint) if arch.startswith(TIMM_PREFIX)
                        else build_clip_model(arch, checkpoint).visual)
         self.adapter = make_adapter(self.visual)
+        self.adapter.pos_embed_resize = pos_embed_resize
         blocker = self.adapter.readout_blocker if dense_path in READOUTS else None
         if blocker:
             raise ValueError(f'dense_path={dense_path!r} is not available for {arch}: {blocker}')

@@ -8,11 +8,13 @@ from mmseg.registry import MODELS as MMSEG_MODELS
 from ..clip.tower import CLIPTower
 from .c2s import C2SSegmentor, export_student
 from .catseg import CatSegHead, CatSegSegmentor
+from .inference import window_boxes
 from .inferencer import OVSegInferencer, add_legend, vocabulary_palette
-from .zero_shot import ZeroShotSegmentor, parse_vocabulary, window_boxes
+from .pamr import PAMR
+from .zero_shot import ZeroShotSegmentor, parse_vocabulary
 
 MMSEG_MODELS.register_module(name='CLIPTower', module=CLIPTower, force=True)
 
-__all__ = ['C2SSegmentor', 'export_student', 'CatSegHead', 'CatSegSegmentor',
+__all__ = ['C2SSegmentor', 'export_student', 'CatSegHead', 'CatSegSegmentor', 'PAMR',
            'ZeroShotSegmentor', 'parse_vocabulary', 'window_boxes', 'OVSegInferencer', 'add_legend',
            'vocabulary_palette']

@@ -1,14 +1,19 @@
-"""Training-free open-vocabulary semantic segmentation (MaskCLIP-style) in mmseg 1.x.
+"""Training-free open-vocabulary semantic segmentation (MaskCLIP / SCLIP / ClearCLIP / NACLIP) in mmseg 1.x.
 
-Every pixel is classified by the cosine similarity between the tower's dense CLIP-space map and
-the text embeddings of the vocabulary's names::
+Every pixel is classified by the cosine similarity between the tower's dense CLIP-space map and the text
+embeddings of the vocabulary's names, in the order of the peers' benchmark protocol (``order='logits'``)::
 
-    p_n(x) = softmax_n(logit_scale * cos(dense(x), t_n))      over all names n of all classes
-    P_c(x) = max_{n in names(c)} p_n(x)                        synonyms: max over the class's names
+    l_n^w = up_w(cos(dense(w), t_n))                  per window w: cosines on the patch grid, bilinear to w
+    l_n(x) = 1 / |W(x)| * sum_{w in W(x)} l_n^w(x)    averaged over the windows covering x (whole: one window)
+    l_n <- R(l_n)                                     resized to the original image; optional post-processing
+                                                      (PAMR, with the image)
+    p_n(x) = softmax_n(logit_scale * l_n(x))          one softmax over all names n of all classes
+    P_c(x) = max_{n in names(c)} p_n(x)               synonyms: max over the class's names
+    y(x) = argmax_c P_c(x), or 0 (background) where max_c P_c(x) < background_threshold
 
-``P`` is computed on the dense grid (stride p), upsampled bilinearly to the input and handed to
-mmseg's ``postprocess_result``, so ``pred_sem_seg`` / ``seg_logits`` come out at the original
-image size and mmseg's ``IoUMetric`` works unchanged.
+``order='probabilities'`` takes the softmax on the patch grid of each window and upsamples and averages the
+class probabilities ``P`` instead (an earlier order of this project). ``pred_sem_seg`` / ``seg_logits`` (the
+class probabilities) come out at the original image size, so mmseg's ``IoUMetric`` works unchanged.
 """
 from __future__ import annotations
 
@@ -16,17 +21,19 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
+from mmengine.structures import PixelData
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
 from ..clip.vocabulary import check_class_names, read_class_names, text_embeddings
 from ..utils import module_device
+from .inference import check_test_cfg, slide_inference
 
 ClassEntry = Union[str, Sequence[str]]
-TEST_MODES = ('whole', 'slide')
+ORDERS = ('logits', 'probabilities')
 
 
 def parse_vocabulary(classes: Union[str, dict, Sequence[ClassEntry]]) -> list[tuple[str, ...]]:
@@ -59,39 +66,9 @@ def parse_vocabulary(classes: Union[str, dict, Sequence[ClassEntry]]) -> list[tu
     return entries
 
 
-def window_boxes(size: tuple[int, int], crop_size: tuple[int, int],
-                 stride: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """``(y1, y2, x1, x2)`` of mmseg's sliding windows over an ``(H, W)`` input.
-
-    Windows start every ``stride``; the last one of a row / column is shifted back to end at the
-    border, so all windows have the size ``min(crop_size, size)`` and together cover the input.
-    """
-    (h, w), (hc, wc), (sh, sw) = size, crop_size, stride
-    boxes = []
-    for i in range(max(h - hc + sh - 1, 0) // sh + 1):
-        for j in range(max(w - wc + sw - 1, 0) // sw + 1):
-            y2, x2 = min(i * sh + hc, h), min(j * sw + wc, w)
-            boxes.append((max(y2 - hc, 0), y2, max(x2 - wc, 0), x2))
-    return boxes
-
-
-def _check_test_cfg(test_cfg: Optional[dict]) -> ConfigDict:
-    test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
-    test_cfg.setdefault('mode', 'whole')
-    if test_cfg.mode not in TEST_MODES:
-        raise ValueError(f'test_cfg.mode must be one of {TEST_MODES}, got {test_cfg.mode!r}')
-    if test_cfg.mode == 'slide':
-        for key in ('crop_size', 'stride'):
-            value = test_cfg.get(key)
-            if not isinstance(value, (tuple, list)) or len(value) != 2 or min(value) < 1:
-                raise ValueError(f'test_cfg.mode="slide" needs {key}=(h, w) of positive integers, got {value!r}')
-            test_cfg[key] = tuple(int(v) for v in value)
-    return test_cfg
-
-
 @MODELS.register_module()
 class ZeroShotSegmentor(BaseSegmentor):
-    """MaskCLIP-style segmentor: a frozen CLIP tower's dense map against text embeddings, no training.
+    """Training-free segmentor: a frozen CLIP tower's dense map against text embeddings (see the module's equations).
 
     Args:
         tower: config of a ``CLIPTower`` (built with ``trainable='none'``); its ``dense_path``
@@ -103,18 +80,28 @@ class ZeroShotSegmentor(BaseSegmentor):
         logit_scale: multiplies the cosine similarities before the softmax.
         background_threshold: if set, pixels whose highest class probability is below it get
             label 0, so class 0 of every vocabulary must then be the background class.
-        test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw))``.
+        order: ``'logits'`` (the peers' protocol: upsample and average cosine logits, one softmax at the end) or
+            ``'probabilities'`` (softmax on each window's patch grid, probabilities upsampled and averaged).
+        post_processor: a registered refinement ``(images (B, 3, H, W), scores (B, S, H, W)) -> (B, S, H, W)``
+            applied at the original image size to what the softmax will read (e.g. ``dict(type='PAMR')``).
+        test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw))``
+            (:func:`~mmdistill.seg.inference.check_test_cfg`).
     """
 
     def __init__(self, tower: ConfigType, vocabulary: dict, logit_scale: float = 50.0,
-                 background_threshold: Optional[float] = None, test_cfg: OptConfigType = None,
+                 background_threshold: Optional[float] = None, order: str = 'logits',
+                 post_processor: OptConfigType = None, test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if order not in ORDERS:
+            raise ValueError(f'order must be one of {ORDERS}, got {order!r}')
         self.tower = MODELS.build(dict(tower, trainable='none'))
         self.text_cfg = dict(vocabulary['text'])
         self.logit_scale = logit_scale
         self.background_threshold = background_threshold
-        self.test_cfg = _check_test_cfg(test_cfg)
+        self.order = order
+        self.post_processor = MODELS.build(post_processor) if post_processor else None
+        self.test_cfg = check_test_cfg(test_cfg)
         self.align_corners = False  # read by mmseg's postprocess_result
         self.set_vocabulary(vocabulary['classes'])
 
@@ -147,71 +134,77 @@ class ZeroShotSegmentor(BaseSegmentor):
         """Images ``(B, 3, H, W)`` -> L2-normalised CLIP-space map ``(B, D, H / p, W / p)``."""
         return self.tower(inputs).dense
 
-    def class_probabilities(self, dense: Tensor) -> Tensor:
-        """Dense map ``(B, D, h, w)`` -> class probabilities ``(B, C, h, w)``.
+    def name_logits(self, dense: Tensor) -> Tensor:
+        """Dense map ``(B, D, h, w)`` -> cosine similarity with every name ``(B, N, h, w)``."""
+        return torch.einsum('bdhw,nd->bnhw', dense, self.text_embeddings.to(dense.dtype))
+
+    def class_probabilities(self, logits: Tensor) -> Tensor:
+        """Cosines ``(B, N, ...)`` -> class probabilities ``(B, C, ...)``.
 
         Softmax of ``logit_scale * cos`` over all names, then the max over the names of each class.
         """
-        logits = self.logit_scale * torch.einsum('bdhw,nd->bnhw', dense, self.text_embeddings.to(dense.dtype))
-        probs = logits.softmax(dim=1)
-        index = self.name_to_class.view(1, -1, 1, 1).expand_as(probs)
+        probs = (self.logit_scale * logits).softmax(dim=1)
+        index = self.name_to_class.view(1, -1, *[1] * (probs.dim() - 2)).expand_as(probs)
         out = probs.new_zeros(probs.shape[0], self.num_classes, *probs.shape[2:])
         return out.scatter_reduce(1, index, probs, reduce='amax')
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: Optional[list[dict]] = None) -> Tensor:
-        """Images ``(B, 3, H, W)`` -> class probabilities ``(B, C, H, W)``.
+        """Images ``(B, 3, H, W)`` -> what the windows average, at the input size: cosines ``(B, N, H, W)``
+        (``order='logits'``) or class probabilities ``(B, C, H, W)``.
 
-        The images are zero-padded (bottom / right) to whole patches for the tower; the probabilities
-        are upsampled bilinearly to the padded size and cropped back.
+        The images are zero-padded (bottom / right) to whole patches for the tower; the patch-grid map is
+        upsampled bilinearly to the padded size and cropped back.
         """
         h, w = inputs.shape[-2:]
         p = self.tower.stride
         padded = F.pad(inputs, (0, -w % p, 0, -h % p))
-        probs = self.class_probabilities(self.extract_feat(padded))
-        probs = F.interpolate(probs, size=padded.shape[-2:], mode='bilinear', align_corners=self.align_corners)
-        return probs[..., :h, :w]
-
-    def slide_inference(self, inputs: Tensor) -> Tensor:
-        """Class probabilities ``(B, C, H, W)`` averaged over sliding windows of the batch ``(B, 3, H, W)``.
-
-        All windows have one size (:func:`window_boxes`), so the windows of all images go through
-        the tower in one forward.
-        """
-        b, _, h, w = inputs.shape
-        boxes = window_boxes((h, w), self.test_cfg.crop_size, self.test_cfg.stride)
-        crops = torch.stack([inputs[..., y1:y2, x1:x2] for y1, y2, x1, x2 in boxes], dim=1)  # (B, K, 3, hc, wc)
-        probs = self.encode_decode(crops.flatten(0, 1)).unflatten(0, (b, len(boxes)))  # (B, K, C, hc, wc)
-        total = inputs.new_zeros(b, self.num_classes, h, w)
-        count = inputs.new_zeros(1, 1, h, w)
-        for k, (y1, y2, x1, x2) in enumerate(boxes):
-            total[..., y1:y2, x1:x2] += probs[:, k]
-            count[..., y1:y2, x1:x2] += 1
-        return total / count
+        maps = self.name_logits(self.extract_feat(padded))
+        if self.order == 'probabilities':
+            maps = self.class_probabilities(maps)
+        maps = F.interpolate(maps, size=padded.shape[-2:], mode='bilinear', align_corners=self.align_corners)
+        return maps[..., :h, :w]
 
     def inference(self, inputs: Tensor) -> Tensor:
-        """Class probabilities ``(B, C, H, W)`` of the batch, by ``test_cfg.mode``."""
-        if self.test_cfg.mode == 'slide':
-            return self.slide_inference(inputs)
-        return self.encode_decode(inputs)
+        """:meth:`encode_decode` of the batch ``(B, 3, H, W)``, averaged over windows by ``test_cfg.mode``.
+
+        All windows have one size, so the windows of all images go through the tower in one forward.
+        """
+        if self.test_cfg.mode == 'whole':
+            return self.encode_decode(inputs)
+        cfg = self.test_cfg
+        return slide_inference(self.encode_decode, inputs, cfg.crop_size, cfg.stride, size=cfg.size,
+                               global_view=cfg.global_view)
+
+    def probabilities(self, maps: Tensor, images: Tensor) -> Tensor:
+        """Averaged maps ``(B, S, H, W)`` (see :meth:`inference`) and the images ``(B, 3, H, W)`` at their
+        size -> class probabilities ``(B, C, H, W)``: post-processing, then (``order='logits'``) the softmax."""
+        if self.post_processor is not None:
+            maps = self.post_processor(images, maps)
+        return self.class_probabilities(maps) if self.order == 'logits' else maps
 
     # ------------------------------------------------------------ mmseg entries
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
-        """Segment a batch ``(B, 3, H, W)``; results at each sample's ``ori_shape`` (see ``postprocess_result``)."""
-        return self.postprocess_result(self.inference(inputs), data_samples)
+        """Segment a batch ``(B, 3, H, W)``; results at each sample's ``ori_shape``.
 
-    def postprocess_result(self, seg_logits: Tensor, data_samples: OptSampleList = None) -> SampleList:
-        """mmseg's unpadding, resizing and argmax; then label 0 where the top probability is below
-        ``background_threshold``."""
-        data_samples = super().postprocess_result(seg_logits, data_samples)
-        if self.background_threshold is not None:
-            for sample in data_samples:
-                low = sample.seg_logits.data.max(dim=0, keepdim=True).values < self.background_threshold
-                sample.pred_sem_seg.data[low] = 0
-        return data_samples
+        mmseg's ``postprocess_result`` unpads and resizes the averaged maps (and, for the post-processor, the
+        images); then the class probabilities, their argmax and the background threshold.
+        """
+        samples = super().postprocess_result(self.inference(inputs), data_samples)
+        images = [None] * len(samples)
+        if self.post_processor is not None:
+            metas = None if data_samples is None else [SegDataSample(metainfo=s.metainfo) for s in samples]
+            images = [s.seg_logits.data[None] for s in super().postprocess_result(inputs, metas)]
+        for sample, image in zip(samples, images):
+            probs = self.probabilities(sample.seg_logits.data[None], image)[0]
+            top, label = probs.max(dim=0, keepdim=True)
+            if self.background_threshold is not None:
+                label[top < self.background_threshold] = 0
+            sample.set_data(dict(seg_logits=PixelData(data=probs), pred_sem_seg=PixelData(data=label)))
+        return samples
 
     def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
         """Class probabilities ``(B, C, H, W)`` at the input size."""
-        return self.inference(inputs)
+        return self.probabilities(self.inference(inputs), inputs)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         raise NotImplementedError(f'{type(self).__name__} is training-free: it has no loss to train on; '

@@ -31,7 +31,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import mmdistill  # noqa: E402,F401  (compat fixes before any config is read)
 from mmdistill.engine.flops import device_name  # noqa: E402
 from mmdistill.engine.profiling import profile_inference  # noqa: E402
-from mmdistill.seg.zero_shot import window_boxes  # noqa: E402
+from mmdistill.seg.inference import window_boxes  # noqa: E402
 
 MODES = ('whole', 'slide')
 

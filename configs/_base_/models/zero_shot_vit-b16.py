@@ -10,7 +10,10 @@ clip_checkpoint = 'checkpoints/ViT-B-16.pt'
 
 model = dict(
     type='ZeroShotSegmentor',
-    tower=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, dense_path='value'),
+    # positions resized as SCLIP / ClearCLIP / NACLIP do (bicubic, no antialias, scale factor (grid + 0.1) / 14:
+    # their clip/model.py interpolate_pos_encoding); only windows or images off the native 224 px use it
+    tower=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, dense_path='value',
+               pos_embed_resize='bicubic_offset'),
     vocabulary=dict(text=dict(arch=arch, checkpoint=clip_checkpoint, templates='imagenet80')),
     logit_scale=40.0,  # SCLIP's CLIPForSegmentation default (logit_scale=40); NACLIP: 40 everywhere
     background_threshold=None,

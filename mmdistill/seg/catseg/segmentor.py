@@ -13,7 +13,6 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
 from mmengine.runner.checkpoint import load_checkpoint
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.models.utils import resize
@@ -25,11 +24,11 @@ from ...clip.text import build_prompts, get_templates
 from ...clip.text_tower import CLIPTextTower
 from ...clip.vocabulary import NAME_CLEANERS
 from ...datasets.zero_shot_splits import resolve_split
-from ..zero_shot import ClassEntry, parse_vocabulary, window_boxes
+from ..inference import check_test_cfg, slide_inference
+from ..zero_shot import ClassEntry, parse_vocabulary
 from .finetune import tune_attention
 
 TEXT_PREFIX = 'text_tower.'
-TEST_MODES = ('whole', 'slide')
 
 
 @dataclass
@@ -44,23 +43,6 @@ class PromptSet:
     @property
     def num_classes(self) -> int:
         return len(self.names)
-
-
-def check_test_cfg(test_cfg: Optional[dict]) -> ConfigDict:
-    """``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw), size=None | (H, W))``."""
-    test_cfg = ConfigDict(test_cfg or dict(mode='whole'))
-    test_cfg.setdefault('mode', 'whole')
-    if test_cfg.mode not in TEST_MODES:
-        raise ValueError(f'test_cfg.mode must be one of {TEST_MODES}, got {test_cfg.mode!r}')
-    if test_cfg.mode == 'slide':
-        for key in ('crop_size', 'stride', 'size'):
-            value = test_cfg.get(key)
-            if key == 'size' and value is None:
-                continue
-            if not isinstance(value, (tuple, list)) or len(value) != 2 or min(value) < 1:
-                raise ValueError(f'test_cfg.{key} must be (h, w) of positive integers, got {value!r}')
-            test_cfg[key] = tuple(int(v) for v in value)
-    return test_cfg
 
 
 @MODELS.register_module()
@@ -81,8 +63,9 @@ class CatSegSegmentor(BaseSegmentor):
         trainable_attention: image tower projections that train.
         checkpoint: a trained Cat-Seg checkpoint loaded at construction (evaluation configs).
         test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', size=(H, W), crop_size=(h, w), stride=(sh, sw))``:
-            resize to ``size``, windows plus the whole image resized to one window, their sigmoid
-            probabilities averaged (windows with each other, then with the global view).
+            resize to ``size``, windows plus the whole image resized to one window (``global_view=False``
+            drops it), their sigmoid probabilities averaged (windows with each other, then with the global
+            view; :func:`~mmdistill.seg.inference.slide_inference`).
     """
 
     def __init__(self, tower: ConfigType, text_tower: dict, decode_head: ConfigType, vocabulary: dict,
@@ -114,7 +97,7 @@ class CatSegSegmentor(BaseSegmentor):
             decode_head, in_channels=self.tower.embed_dim, guidance_channels=self.tower.width,
             num_templates=len(self.templates), num_classes=len(train_classes)))
         self.align_corners = self.decode_head.align_corners  # read by postprocess_result
-        self.train_cfg, self.test_cfg = train_cfg, check_test_cfg(test_cfg)
+        self.train_cfg, self.test_cfg = train_cfg, check_test_cfg(test_cfg, global_view=True)
         self.train_prompts = self.prompt_set(train_classes)
         self.set_vocabulary(classes)
         self._register_state_dict_hook(_drop_frozen_text_tower)
@@ -193,26 +176,14 @@ class CatSegSegmentor(BaseSegmentor):
 
     def inference(self, inputs: Tensor) -> Tensor:
         """Sigmoid probabilities ``(B, C, H, W)`` of the batch by ``test_cfg`` (every image on its own)."""
+        def encode(views: Tensor) -> Tensor:
+            return self.encode_decode(views).sigmoid()
+
         if self.test_cfg.mode == 'whole':
-            return self.encode_decode(inputs).sigmoid()
-        b, _, h, w = inputs.shape
-        size = self.test_cfg.get('size') or (h, w)
-        crop = self.test_cfg.crop_size
-        images = F.interpolate(inputs, size=size, mode='bilinear', align_corners=False)
-        boxes = window_boxes(size, crop, self.test_cfg.stride)
-        crop = (boxes[0][1] - boxes[0][0], boxes[0][3] - boxes[0][2])  # smaller when the image is
-        views = [images[..., y1:y2, x1:x2] for y1, y2, x1, x2 in boxes]
-        views.append(F.interpolate(images, size=crop, mode='bilinear', align_corners=False))
-        probs = self.encode_decode(torch.stack(views, dim=1).flatten(0, 1)).sigmoid()
-        probs = probs.unflatten(0, (b, len(views)))  # (B, K + 1, C, hc, wc)
-        total = inputs.new_zeros(b, probs.shape[2], *size)
-        count = inputs.new_zeros(1, 1, *size)
-        for k, (y1, y2, x1, x2) in enumerate(boxes):
-            total[..., y1:y2, x1:x2] += probs[:, k]
-            count[..., y1:y2, x1:x2] += 1
-        whole = F.interpolate(probs[:, -1], size=size, mode='bilinear', align_corners=False)
-        out = (total / count + whole) / 2
-        return F.interpolate(out, size=(h, w), mode='bilinear', align_corners=False)
+            return encode(inputs)
+        cfg = self.test_cfg
+        return slide_inference(encode, inputs, cfg.crop_size, cfg.stride, size=cfg.size or tuple(inputs.shape[-2:]),
+                               global_view=cfg.global_view)
 
     # ------------------------------------------------------------ mmseg entries
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
