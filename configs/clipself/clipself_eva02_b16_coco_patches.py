@@ -9,6 +9,6 @@ model = dict(
     teachers=dict(frozen=dict(type='FrozenTeacher')),
     views=dict(type='GridPatches', max_split=6, max_cells=20),
     terms=[dict(name='clipself', type='RegionToCLSLoss', loss_weight=1.0,
-                student='student.regions', teacher='frozen.crop_cls')],
+                student='student.image.regions', teacher='frozen.crops.cls')],
     student_size={{_base_.student_size}},
     data_preprocessor={{_base_.data_preprocessor}})

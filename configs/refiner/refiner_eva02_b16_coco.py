@@ -10,7 +10,7 @@ model = dict(
     teachers=dict(frozen=dict(type='FrozenTeacher', tower=tower)),
     views=dict(type='RandomCrops', num=4, scale=(0.3, 0.7)),
     terms=[dict(name='refine', type='TokenContrastiveLoss', mode='infonce', normalize=True, tau=0.1,
-                pred='student.region_tokens', target='frozen.crop_tokens')],
+                pred='student.image.region_tokens', target='frozen.stretched.grid_tokens')],
     student_size={{_base_.student_size}},
     token_size=14,  # the crop's own 14 x 14 grid at 224 px
     data_preprocessor={{_base_.data_preprocessor}})

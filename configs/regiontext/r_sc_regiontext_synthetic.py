@@ -12,7 +12,7 @@ model = dict(
                                   hidden_dim=512))),
     terms=[
         dict(name='regiontext', type='RegionToTextLoss', loss_weight=1.0, tau=0.01, min_score=0.1,
-             student='student.regions', teacher='frozen.crop_cls', text='text'),
+             student='student.image.regions', teacher='frozen.crops.cls', text='text'),
         dict(name='scd', type='SpatialCorrelationLoss', loss_weight=0.2, tau_s=0.2, tau_t=0.2,
-             student='student.region_tokens', teacher='refined.region_tokens'),
+             student='student.image.region_tokens', teacher='refined.image.region_tokens'),
     ])

@@ -7,7 +7,7 @@ model = dict(
     text=dict(arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}}, class_names='mmdet.LVISV1Dataset',
               templates='vild'),
     terms=[dict(name='regiontext', type='RegionToTextLoss', loss_weight=1.0, tau=0.01, min_score=0.1,
-                student='student.regions', teacher='frozen.crop_cls', text='text')])
+                student='student.image.regions', teacher='frozen.crops.cls', text='text')])
 optim_wrapper = dict(optimizer=dict(lr=2e-5))  # paper 001 Sec. 4.1
 # paper 001 Sec. 4.1: "batch size as 4" on 8 GPUs = 4 per GPU, 32 per step (reasoning in the base config)
 train_dataloader = dict(batch_size=4)

@@ -8,4 +8,4 @@ model = dict(
     text=dict(arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}}, class_names='SyntheticWorldPanopticDataset',
               templates=['a photo of {article} {}.', 'a close-up photo of {article} {}.', '{article} {}.']),
     terms=[dict(name='regiontext', type='RegionToTextLoss', loss_weight=1.0, tau=0.01, min_score=0.1,
-                student='student.regions', teacher='frozen.crop_cls', text='text')])
+                student='student.image.regions', teacher='frozen.crops.cls', text='text')])

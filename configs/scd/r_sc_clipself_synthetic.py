@@ -15,7 +15,7 @@ model = dict(
                                   hidden_dim=512))),
     terms=[
         dict(name='clipself', type='RegionToCLSLoss', loss_weight=1.0,
-             student='student.regions', teacher='frozen.crop_cls'),
+             student='student.image.regions', teacher='frozen.crops.cls'),
         dict(name='scd', type='SpatialCorrelationLoss', loss_weight=0.2, tau_s=0.2, tau_t=0.2,
-             student='student.region_tokens', teacher='refined.region_tokens'),
+             student='student.image.region_tokens', teacher='refined.image.region_tokens'),
     ])

@@ -6,9 +6,9 @@ model = dict(
     token_size=7,
     terms=[
         dict(name='clipself', type='RegionToCLSLoss', loss_weight=1.0,
-             student='student.regions', teacher='frozen.crop_cls'),
+             student='student.image.regions', teacher='frozen.crops.cls'),
         dict(name='scd', type='SpatialCorrelationLoss', loss_weight=0.2, tau_s=0.2, tau_t=0.2,
-             student='student.region_tokens', teacher='frozen.region_tokens'),
+             student='student.image.region_tokens', teacher='frozen.image.region_tokens'),
     ])
 optim_wrapper = dict(optimizer=dict(lr=2e-5))  # paper 001 Sec. 4.1
 # paper 001 Sec. 4.1: "batch size as 4" on 8 GPUs = 4 per GPU, 32 per step (reasoning in the base config)

@@ -6,7 +6,7 @@ model = dict(
     token_size=4,
     terms=[
         dict(name='clipself', type='RegionToCLSLoss', loss_weight=1.0,
-             student='student.regions', teacher='frozen.crop_cls'),
+             student='student.image.regions', teacher='frozen.crops.cls'),
         dict(name='scd', type='SpatialCorrelationLoss', loss_weight=0.2, tau_s=0.2, tau_t=0.2,
-             student='student.region_tokens', teacher='frozen.region_tokens'),
+             student='student.image.region_tokens', teacher='frozen.image.region_tokens'),
     ])
