@@ -369,3 +369,31 @@ def test_a_drifted_value_is_reported(tmp_path):
     # a key that is gone is reported, not raised
     del drifted.model['logit_scale']
     assert any('model.logit_scale is missing' in p for p in check(drifted, rows))
+
+
+def test_voc_trainaug_concatenates_train_and_aug_in_their_layouts(tmp_path):
+    """The C2S VOC 15 / 5 training set built on a generated VOC2012 layout: VOC train (SegmentationClass) +
+    SBD aug (SegmentationClassAug), each image with the label map of its own folder."""
+    import numpy as np
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import DATASETS
+    from PIL import Image
+    root = tmp_path / 'VOC2012'
+    splits = {'train': (['2007_000032', '2007_000039'], 'SegmentationClass', 15),
+              'aug': (['2008_000002', '2008_000003', '2008_000008'], 'SegmentationClassAug', 1)}  # person, aeroplane
+    (root / 'ImageSets' / 'Segmentation').mkdir(parents=True)
+    (root / 'JPEGImages').mkdir()
+    for split, (ids, folder, label) in splits.items():
+        (root / folder).mkdir()
+        (root / 'ImageSets' / 'Segmentation' / f'{split}.txt').write_text('\n'.join(ids) + '\n')
+        for i in ids:
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / 'JPEGImages' / f'{i}.jpg')
+            Image.fromarray(np.full((8, 8), label, np.uint8)).save(root / folder / f'{i}.png')
+    cfg = load(C2S_VOC.format('segformer-mit-b4')).train_dataloader.dataset.to_dict()
+    for part in cfg['datasets']:
+        part.update(data_root=str(root), pipeline=[dict(type='LoadAnnotations')])
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        dataset = DATASETS.build(cfg)
+    assert len(dataset) == 5
+    # mmseg's 20-class VOC subset: person (15) -> 14, aeroplane (1) -> 0
+    assert [int(dataset[i]['gt_seg_map'][0, 0]) for i in range(5)] == [14, 14, 0, 0, 0]
