@@ -20,9 +20,11 @@ from mmdistill.apis.web_demo import (
     DemoError,
     DemoModel,
     WebDemo,
+    display_scale,
     parse_classes,
     quickstart_models,
     read_image,
+    upscale,
     world_examples,
 )
 
@@ -47,8 +49,8 @@ def seg_reference(model: DemoModel, image: str, texts: list, readout: str = 'val
     return sample.pred_sem_seg.data[0].numpy()
 
 
-def det_reference(model: DemoModel, image: str, texts: list):
-    inferencer = OVDetInferencer(model.config, model.checkpoint, texts=texts, device='cpu', show_progress=False)
+def det_reference(inferencer: OVDetInferencer, image: str, texts: list):
+    inferencer.set_vocabulary(texts)
     return inferencer(image, return_datasamples=True)['predictions'][0].pred_instances
 
 
@@ -85,7 +87,8 @@ def test_synonyms(setup, kind):
 
 def test_detection_equals_the_inferencer(setup):
     demo, model = setup['demo'], setup['models']['fvit']
-    reference = det_reference(model, setup['image'], ['red circle', 'blue heart'])
+    inferencer = OVDetInferencer(model.config, model.checkpoint, device='cpu', show_progress=False)
+    reference = det_reference(inferencer, setup['image'], ['red circle', 'blue heart'])
     assert len(reference) > 0
     for thr in (0.0, float(np.median(reference.scores.numpy()))):
         pred = demo.predict(setup['image'], 'red circle, blue heart', 'fvit', TOWER, score_thr=thr)
@@ -99,7 +102,7 @@ def test_detection_equals_the_inferencer(setup):
     assert pred.picture.shape == (96, 96, 3)
     # a synonym is its own class for F-ViT; its boxes are labelled with their class
     pred = demo.predict(setup['image'], 'red circle;red disc, blue heart', 'fvit', TOWER, score_thr=0.0)
-    names = det_reference(model, setup['image'], ['red circle', 'red disc', 'blue heart'])
+    names = det_reference(inferencer, setup['image'], ['red circle', 'red disc', 'blue heart'])
     np.testing.assert_array_equal(pred.boxes, names.bboxes.numpy())
     np.testing.assert_array_equal(pred.box_labels, np.array([0, 0, 1])[names.labels.numpy()])
     # one class is fine for a detector (it has a background class)
@@ -160,6 +163,19 @@ def test_errors_are_sentences_in_the_page(setup, tmp_path):
     assert demo.run(str(notes), 'grass, sky', 'catseg', TOWER, None, 0.3)[3] == (
         '**Error:** notes.png is not an image (OpenCV cannot decode it): upload a PNG, JPEG, BMP, TIFF or WebP file.')
     assert demo.select(None, (1, 1))[0] is None
+
+
+def test_the_page_shows_small_pictures_larger_and_maps_clicks_back(setup):
+    demo, texts = setup['demo'], 'red circle, grass, sky'
+    assert (display_scale(96, 96), display_scale(100, 50), display_scale(500, 300)) == (4, 4, 1)
+    overlay, legend, scores, status, affinity, state = demo.run(setup['image'], texts, 'catseg', TOWER, None, 0.3)
+    pred = demo.predict(setup['image'], texts, 'catseg', TOWER)
+    assert overlay.shape == (384, 384, 3) and state['scale'] == 4 and affinity is None
+    np.testing.assert_array_equal(overlay, upscale(pred.picture, 4))
+    assert scores == pred.scores and all(f'>{name}</span>' in legend for name in ('red circle', 'grass', 'sky'))
+    assert status.startswith('Cat-Seg segmentation with random tiny CLIP: ')
+    picture, status = demo.select(state, (4 * 70 + 3, 4 * 20 + 1))  # a pixel of the shown picture
+    assert status == 'Affinity of the point (70, 20) with every other point.' and picture.shape == (384, 384, 3)
 
 
 def test_a_model_that_fails_to_load_is_a_sentence(setup, tmp_path):
@@ -250,3 +266,26 @@ def test_world_examples(setup):
     examples = world_examples(setup['world'])
     assert examples == sorted(glob.glob(osp.join(setup['world'], 'val2017', '*.png')))[:8] and len(examples) == 4
     assert torch.tensor(mmcv.imread(examples[0]).shape).tolist() == [96, 96, 3]
+
+
+@pytest.mark.slow
+def test_main_job_models_answer_within_a_second():
+    """Every model of the main job's run folder (work_dirs/quickstart; the tiny CLIP's F-ViT is trained here if
+    the main job has not) segments or detects a world val image in under a second on the machine's CPU
+    threads, once loaded and with its vocabulary embedded (docs/benchmarks.md, web demo)."""
+    from mmdistill.apis.quickstart import QuickstartPaths, ensure_world, pretrained_tiny_clip, trained_model
+    paths = QuickstartPaths()
+    ensure_world(paths, seed=0, force=False)
+    pretrained_tiny_clip(paths, seed=0, force=False)
+    towers, sections = load_main_job()
+    detection = next(s for s in sections if s.name == 'detection')
+    trained_model(detection, detection.rows[0], paths.tiny_clip, paths, 0, False)
+    models = quickstart_models(paths.work_dir, paths.world)
+    assert {'training_free', 'fvit'} <= {m.kind for m in models}
+    demo = WebDemo(models, device='cpu')
+    images = world_examples(paths.world, 5)
+    texts = 'red circle, blue heart, yellow star, grass;lawn, sky, water, road'
+    for model in models:
+        demo.predict(images[0], texts, model.kind, model.tower)  # loads it and embeds the vocabulary
+        seconds = [demo.predict(image, texts, model.kind, model.tower).seconds for image in images]
+        assert sorted(seconds)[len(seconds) // 2] < 1.0, (model.kind, model.tower, seconds)

@@ -8,13 +8,14 @@ writes the screenshot there.
 """
 import contextlib
 import os
+import re
 import shutil
 
 import pytest
 from train_helpers import free_port
 from web_demo_models import random_clip, small_models, small_world
 
-from mmdistill.apis.web_demo import WebDemo, world_examples
+from mmdistill.apis.web_demo import WebDemo, display_scale, world_examples
 from mmdistill.utils import DownloadForbiddenError
 
 CHROMIUM = os.environ.get('MMDISTILL_CHROMIUM', '/usr/bin/chromium')
@@ -24,6 +25,7 @@ CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic
                   '--disable-background-networking', '--disable-component-update', '--disable-sync',
                   '--disable-dev-shm-usage', '--window-size=1400,1200']
 TIMEOUT = 60  # seconds for a page element to appear (model loading included)
+SHOWN = 96 * display_scale(96, 96)  # the page's pictures of a 96 px world image: 384 px
 
 
 @pytest.fixture(scope='module')
@@ -55,10 +57,8 @@ def served(tmp_path_factory):
     world = small_world(root)
     demo = WebDemo(small_models(root, world, random_clip(root)), device='cpu')
     examples = world_examples(world)
-    page = demo.build_page(examples)
     port = free_port()
-    page.launch(server_name='127.0.0.1', server_port=port, prevent_thread_lock=True, ssr_mode=False, quiet=True,
-                allowed_paths=[os.path.dirname(examples[0])])
+    page = demo.serve(examples, '127.0.0.1', port, prevent_thread_lock=True, quiet=True)
     yield dict(url=f'http://127.0.0.1:{port}/', image=examples[0])
     page.close()
 
@@ -102,7 +102,7 @@ def test_segmentation_detection_affinity_and_errors_in_a_browser(browser, served
     run_and_wait(driver, wait, 'red circle, grass;lawn, sky', 'training-free segmentation')
     status = driver.find_element(By.ID, 'status').text
     assert 'Error' not in status and 'training-free segmentation' in status
-    assert natural_size(driver, 'overlay') == [96, 96]
+    assert natural_size(driver, 'overlay') == [SHOWN, SHOWN]
     legend = driver.find_element(By.ID, 'legend').text
     for name in ('red circle', 'grass;lawn', 'sky'):
         assert name in legend
@@ -110,11 +110,19 @@ def test_segmentation_detection_affinity_and_errors_in_a_browser(browser, served
     assert 'sky' in scores
 
     # a click on the overlay: the affinity map of that point, at the image's size
+    # a click 20 screen px right of and 30 above the picture's centre: the picture is shown at `shown` screen px
+    # per picture px, and has SHOWN / 96 picture px per image px
     overlay = driver.find_element(By.CSS_SELECTOR, '#overlay img')
-    ActionChains(driver).move_to_element(overlay).click().perform()
+    rect = driver.execute_script('return document.querySelector("#overlay img").getBoundingClientRect().toJSON();')
+    shown = min(rect['width'] / SHOWN, rect['height'] / SHOWN, 1.0)
+    ActionChains(driver).move_to_element_with_offset(overlay, 20, -30).click().perform()
     wait.until(lambda d: natural_size(d, 'affinity'))
-    assert natural_size(driver, 'affinity') == [96, 96]
-    assert 'Affinity of the point' in driver.find_element(By.ID, 'status').text
+    assert natural_size(driver, 'affinity') == [SHOWN, SHOWN]
+    status = driver.find_element(By.ID, 'status').text
+    x, y = map(int, re.search(r'Affinity of the point \((\d+), (\d+)\)', status).groups())
+    per_image_px = SHOWN / 96
+    assert abs(x - (SHOWN / 2 + 20 / shown) / per_image_px) <= 1, (x, shown)
+    assert abs(y - (SHOWN / 2 - 30 / shown) / per_image_px) <= 1, (y, shown)
     screenshot = tmp_path / 'web_demo.png'
     driver.save_screenshot(str(screenshot))
     assert screenshot.stat().st_size > 10_000
@@ -124,7 +132,7 @@ def test_segmentation_detection_affinity_and_errors_in_a_browser(browser, served
     # F-ViT detection on the same image
     run_and_wait(driver, wait, 'red circle, blue heart, yellow star', 'F-ViT detection')
     assert 'F-ViT detection' in driver.find_element(By.ID, 'status').text
-    assert natural_size(driver, 'overlay') == [96, 96]
+    assert natural_size(driver, 'overlay') == [SHOWN, SHOWN]
     legend = driver.find_element(By.ID, 'legend').text
     for name in ('red circle', 'blue heart', 'yellow star'):
         assert name in legend
@@ -134,3 +142,51 @@ def test_segmentation_detection_affinity_and_errors_in_a_browser(browser, served
     run_and_wait(driver, wait, '', 'Cat-Seg segmentation')
     assert 'The vocabulary is empty' in driver.find_element(By.ID, 'status').text
     assert not natural_size(driver, 'overlay')
+
+
+@pytest.mark.slow
+def test_the_main_jobs_models_in_a_browser(browser, tmp_path):
+    """The default page (the main job's models, work_dirs/quickstart) segments a world image with CLIPSelf's
+    tower and NACLIP's readout; the README's screenshot comes from this test
+    (``MMDISTILL_WEB_DEMO_SCREENSHOT=docs/images/web_demo.png``)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mmdistill.apis.quickstart import QuickstartPaths, load_main_job
+    from mmdistill.apis.web_demo import quickstart_models
+    paths = QuickstartPaths()
+    models = quickstart_models(paths.work_dir, paths.world)
+    towers, _ = load_main_job()
+    clipself = towers['clipself']['label']
+    assert any(m.kind == 'training_free' and m.tower == clipself for m in models), 'run bash tools/quickstart.sh'
+    examples = world_examples(paths.world)
+    page = WebDemo(models, device='cpu').serve(examples, '127.0.0.1', free_port(), prevent_thread_lock=True,
+                                               quiet=True)
+    driver, wait = browser, WebDriverWait(browser, TIMEOUT)
+    try:
+        driver.get(page.local_url)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#image input[type=file]'))
+        driver.find_element(By.CSS_SELECTOR, '#image input[type=file]').send_keys(examples[1])
+        wait.until(lambda d: natural_size(d, 'image'))
+        driver.find_element(By.XPATH, '//*[@id="kind"]//label[contains(normalize-space(.), '
+                                      '"training-free segmentation")]').click()
+        driver.find_element(By.CSS_SELECTOR, '#tower input').click()
+        driver.find_element(By.XPATH, f'//ul//li[normalize-space(.)="{clipself}"]').click()
+        driver.find_element(By.XPATH, '//*[@id="readout"]//label[contains(normalize-space(.), "NACLIP")]').click()
+        vocabulary = 'red circle, blue heart, striped square, brick wall, wooden floor, grass;lawn, sky'
+        run_and_wait(driver, wait, vocabulary, 'training-free segmentation')
+        status = driver.find_element(By.ID, 'status').text
+        assert f'with {clipself} (NACLIP)' in status, status
+        assert natural_size(driver, 'overlay') == [SHOWN, SHOWN]
+        legend = driver.find_element(By.ID, 'legend').text
+        assert all(name in legend for name in ('brick wall', 'wooden floor', 'grass;lawn'))
+        overlay = driver.find_element(By.CSS_SELECTOR, '#overlay img')
+        ActionChains(driver).move_to_element_with_offset(overlay, 30, -40).click().perform()
+        wait.until(lambda d: natural_size(d, 'affinity'))
+        screenshot = tmp_path / 'web_demo.png'
+        driver.save_screenshot(str(screenshot))
+        if os.environ.get('MMDISTILL_WEB_DEMO_SCREENSHOT'):
+            shutil.copy(screenshot, os.environ['MMDISTILL_WEB_DEMO_SCREENSHOT'])
+    finally:
+        page.close()

@@ -38,6 +38,11 @@ MODEL_TYPES = {'FViT': 'fvit', 'ZeroShotSegmentor': 'training_free', 'CatSegSegm
 READOUTS = {'value (MaskCLIP)': 'value', 'SCLIP': 'sclip', 'ClearCLIP': 'clearclip', 'NACLIP': 'naclip'}
 SYNONYM_KINDS = ('training_free', 'catseg')  # take a class's synonyms themselves; others score each name
 EXAMPLE_VOCABULARY = 'red circle, blue heart, yellow star, grass;lawn, sky, water, road, sand'
+# the uploaded image fills its box, sharp (the world's are 96 px); the answers are scaled on the server instead
+# (a click's coordinates are read from the picture's own pixels, see display_scale)
+PAGE_CSS = '#image img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}'
+IMAGE_HEIGHT = 300  # pixels of the page's picture boxes
+DISPLAY_SIZE = 384  # a picture's longer side is scaled up (nearest neighbour, whole times) to at least this
 TOWER_FILE = re.compile(r'^(?P<stem>.+)_seed(?P<seed>\d+)_[0-9a-f]{16}\.pt$')
 SEED_DIR = re.compile(r'^seed(?P<seed>\d+)_[0-9a-f]{16}$')
 
@@ -265,6 +270,17 @@ def legend_html(classes: Sequence[str], palette: Sequence[Sequence[int]], scores
     return '<div class="legend">' + ''.join(rows) + '</div>'
 
 
+def display_scale(height: int, width: int) -> int:
+    """The whole factor that brings the longer side of a small picture to at least :data:`DISPLAY_SIZE`
+    (1 for larger ones): the page shows overlays and affinity maps this many times larger."""
+    return max(1, -(-DISPLAY_SIZE // max(height, width)))
+
+
+def upscale(picture: np.ndarray, scale: int) -> np.ndarray:
+    """``(H, W, C)`` -> ``(scale H, scale W, C)``, each pixel repeated."""
+    return picture if scale == 1 else np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
+
+
 # ----------------------------------------------------------------------------- the demo
 def _tower_of(model: torch.nn.Module) -> Optional[torch.nn.Module]:
     """The CLIP tower of a segmentor (``model.tower``) or of F-ViT (``model.backbone.tower``); C2S has none."""
@@ -437,11 +453,14 @@ class WebDemo:
         return F.interpolate(sim[None, None], size=(height, width), mode='bilinear', align_corners=False)[0, 0].numpy()
 
     def affinity_picture(self, image: Union[str, np.ndarray, None], kind: str, tower: Optional[str],
-                         point: Sequence[float], readout: Optional[str] = 'value') -> np.ndarray:
-        """:meth:`affinity` as a heat map over the grey image (min-max scaled), the point marked."""
+                         point: Sequence[float], readout: Optional[str] = 'value', scale: int = 1) -> np.ndarray:
+        """:meth:`affinity` as a heat map over the grey image (min-max scaled), ``scale`` times larger, the
+        point marked."""
         from ..analysis.pictures import heat, mark
         rgb = np.ascontiguousarray(read_image(image)[..., ::-1])
-        return mark(heat(self.affinity(image, kind, tower, point, readout), rgb), [tuple(point[:2])])
+        sim = self.affinity(image, kind, tower, point, readout)
+        picture = heat(mmcv.imresize(sim, (scale * sim.shape[1], scale * sim.shape[0])), upscale(rgb, scale))
+        return mark(picture, [(scale * (point[0] + 0.5), scale * (point[1] + 0.5))])
 
     # ------------------------------------------------------------------ the page
     def run(self, image: Optional[str], texts: Optional[str], kind: str, tower: Optional[str],
@@ -460,16 +479,20 @@ class WebDemo:
                  else f'{len(np.unique(pred.labels))} of {len(pred.classes)} classes found')
         status = (f'{KINDS[kind]} with {tower}' + (f' ({readout})' if kind == 'training_free' else '')
                   + f': {found}, {pred.seconds:.2f} s. Click the overlay for the affinity map of a point.')
-        state = dict(image=image, kind=kind, tower=tower, readout=readout)
-        return (pred.picture, legend_html(pred.classes, pred.palette, pred.scores, score_name), pred.scores, status,
-                None, state)
+        scale = display_scale(*pred.picture.shape[:2])
+        state = dict(image=image, kind=kind, tower=tower, readout=readout, scale=scale)
+        return (upscale(pred.picture, scale), legend_html(pred.classes, pred.palette, pred.scores, score_name),
+                pred.scores, status, None, state)
 
-    def select(self, state: Optional[dict], point: Optional[Sequence[float]]) -> tuple:
-        """The page's click on the overlay: ``(affinity picture, status)``."""
-        if not state or point is None:
+    def select(self, state: Optional[dict], index: Optional[Sequence[float]]) -> tuple:
+        """The page's click on the overlay at ``index`` (its pixels ``(x, y)``): ``(affinity picture, status)``."""
+        if not state or index is None:
             return None, '**Error:** run a model first, then click its overlay.'
+        scale = state['scale']
+        point = (index[0] // scale, index[1] // scale)  # the image's pixel
         try:
-            picture = self.affinity_picture(state['image'], state['kind'], state['tower'], point, state['readout'])
+            picture = self.affinity_picture(state['image'], state['kind'], state['tower'], point, state['readout'],
+                                            scale)
         except DemoError as exc:
             return None, f'**Error:** {exc}'
         return picture, f'Affinity of the point ({point[0]:.0f}, {point[1]:.0f}) with every other point.'
@@ -510,7 +533,7 @@ class WebDemo:
             with gr.Row():
                 with gr.Column():
                     image = ImageUpload(type='filepath', label='Image', sources=['upload', 'clipboard'],
-                                        elem_id='image')
+                                        height=IMAGE_HEIGHT, elem_id='image')
                     if examples:
                         gr.Examples([[path] for path in examples], inputs=[image], label="The world's val images",
                                     examples_per_page=len(examples))
@@ -528,11 +551,11 @@ class WebDemo:
                 with gr.Column():
                     status = gr.Markdown(elem_id='status')
                     overlay = gr.Image(label='Overlay (click a point)', format='png', interactive=False,
-                                       elem_id='overlay')
+                                       height=IMAGE_HEIGHT, elem_id='overlay')
                     legend = gr.HTML(elem_id='legend')
                     scores = gr.Label(label='Per-class scores', elem_id='scores')
                     affinity = gr.Image(label='Affinity map of the clicked point', format='png', interactive=False,
-                                        elem_id='affinity')
+                                        height=IMAGE_HEIGHT, elem_id='affinity')
             state = gr.State(None)
             kind.change(menus, inputs=kind, outputs=[tower, readout, score_thr])
             inputs, outputs = [image, texts, kind, tower, readout, score_thr], [overlay, legend, scores, status,
@@ -540,6 +563,15 @@ class WebDemo:
             run.click(self.run, inputs=inputs, outputs=outputs)
             texts.submit(self.run, inputs=inputs, outputs=outputs)
             overlay.select(on_select, inputs=[state], outputs=[affinity, status])
+        return page
+
+    def serve(self, examples: Sequence[str] = (), host: str = '127.0.0.1', port: int = 7860, **launch_options):
+        """:meth:`build_page`, served at ``http://host:port`` (no server-side rendering, nothing shared); the
+        ``examples`` folders are readable by the page. Returns the page (``page.close()`` stops it)."""
+        page = self.build_page(examples)
+        allowed = sorted({osp.dirname(osp.abspath(path)) for path in examples})
+        page.launch(server_name=host, server_port=port, ssr_mode=False, share=False, css=PAGE_CSS,
+                    allowed_paths=allowed, **launch_options)
         return page
 
 

@@ -59,12 +59,8 @@ def main(argv=None) -> None:
             models = quickstart_models(args.work_dir, args.world)
         except FileNotFoundError as exc:
             sys.exit(f'web_demo: {exc}')
-    demo = WebDemo(models, device=args.device)
-    examples = world_examples(args.world)
-    page = demo.build_page(examples)
-    print(f'{len(models)} models: ' + '; '.join(f'{m.kind}/{m.tower}' for m in models))
-    page.launch(server_name=args.host, server_port=args.port, ssr_mode=False, show_error=True,
-                allowed_paths=[osp.abspath(osp.dirname(p)) for p in examples[:1]])
+    print(f'{len(models)} models: ' + '; '.join(f'{m.kind} / {m.tower}' for m in models))
+    WebDemo(models, device=args.device).serve(world_examples(args.world), args.host, args.port)
 
 
 if __name__ == '__main__':
