@@ -1,4 +1,5 @@
-"""Checkpoints survive interruption: mmengine's local writes go through a temporary file and a rename."""
+"""Checkpoints survive interruption: with the ``atomic_local`` backend a config names, writes go through a temporary
+file and a rename; mmengine's own ``LocalBackend`` is left as it is."""
 import os
 import signal
 import subprocess
@@ -16,7 +17,7 @@ TRAIN_SCRIPT = textwrap.dedent('''
     import sys
     import torch
     from torch import nn
-    import mmdistill  # noqa: F401  (the atomic-write fix)
+    import mmdistill  # noqa: F401  (registers the atomic_local backend)
     from mmengine.model import BaseModel
     from mmengine.runner import Runner
 
@@ -35,7 +36,7 @@ TRAIN_SCRIPT = textwrap.dedent('''
            train_cfg=dict(by_epoch=False, max_iters=10_000),
            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
            default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=False,
-                                              max_keep_ckpts=2)),
+                                              max_keep_ckpts=2, backend_args=dict(backend='atomic_local'))),
            resume=len(sys.argv) > 2).train()
 ''')
 
@@ -54,9 +55,14 @@ def test_write_atomic_keeps_the_old_file_when_interrupted(tmp_path, monkeypatch)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['state.bin']  # no temporary file left
 
 
-def test_mmengine_local_writes_are_atomic(tmp_path, monkeypatch):
-    from mmengine.fileio.backends.local_backend import LocalBackend
-    backend = LocalBackend()
+def test_the_atomic_local_backend_writes_atomically_and_leaves_mmengines_alone(tmp_path, monkeypatch):
+    from mmengine.fileio import LocalBackend, get_file_backend
+
+    from mmdistill.utils import AtomicLocalBackend
+    assert LocalBackend.put.__module__ == LocalBackend.put_text.__module__ == LocalBackend.__module__  # mmengine's
+    assert type(get_file_backend(str(tmp_path))) is LocalBackend  # what a config that names nothing gets
+    backend = get_file_backend(str(tmp_path), backend_args=dict(backend='atomic_local'))
+    assert type(backend) is AtomicLocalBackend
     backend.put(b'abc', tmp_path / 'a' / 'x.bin')
     backend.put_text('text', str(tmp_path / 'y.txt'))
     assert (tmp_path / 'a' / 'x.bin').read_bytes() == b'abc' and (tmp_path / 'y.txt').read_text() == 'text'

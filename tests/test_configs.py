@@ -51,6 +51,12 @@ def test_config_parses_and_types_are_registered(path):
             for t in types_in(cfg.get(key, {})):
                 found = any(r.get(t) is not None for r in (datasets, transforms, metrics)) or 'Sampler' in t
                 assert found, f'{key} part {t} of {osp.basename(path)} is not registered'
+    # what alters training is named by the config (importing mmdistill installs nothing)
+    hooks = [str(h['type']).split('.')[-1] for h in cfg.get('custom_hooks') or []]
+    if 'train_dataloader' in cfg:
+        assert 'LossGuardHook' in hooks, f'{osp.basename(path)} trains without LossGuardHook'
+    if 'EMATeacher' in list(types_in(cfg.model)):
+        assert 'TeacherUpdateHook' in hooks, f'{osp.basename(path)} has an EMA teacher but no TeacherUpdateHook'
 
 
 @pytest.fixture(scope='module')

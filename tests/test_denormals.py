@@ -25,7 +25,8 @@ def test_training_runs_get_the_hook_unless_their_config_lists_it():
     cfg = Config(dict(custom_hooks=[]))
     add_training_hooks(cfg)
     assert [h['type'] for h in cfg.custom_hooks] == [
-        'mmdistill.RNGStateHook', 'mmdistill.NonEmptyTrainDataHook', 'mmdistill.FlushDenormalsHook']
+        'mmdistill.RNGStateHook', 'mmdistill.NonEmptyTrainDataHook', 'mmdistill.FlushDenormalsHook',
+        'mmdistill.LossGuardHook', 'mmdistill.TeacherUpdateHook']
     cfg = Config(dict(custom_hooks=[dict(type='mmdistill.FlushDenormalsHook', enabled=False)]))
     add_training_hooks(cfg)
     flush = [h for h in cfg.custom_hooks if h['type'].endswith('FlushDenormalsHook')]

@@ -1,8 +1,10 @@
-"""The distiller: signals computed once, frozen parts frozen, views' geometry, EMA teacher, legacy keys."""
+"""The distiller: signals computed once, frozen parts frozen, views' geometry, EMA teacher, signal keys."""
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.structures import BaseDataElement
 
@@ -10,6 +12,7 @@ import mmdistill  # noqa: F401
 from mmdistill.clip.pooling import crop_and_resize
 from mmdistill.distill import Distiller, GridPatches, ProposalBoxes, RandomCrops
 from mmdistill.distill.views import resize_longest_side
+from mmdistill.engine import TeacherUpdateHook
 from mmdistill.registry import MODELS
 
 VIT = 'mmdistill-tiny-ViT-P8'
@@ -21,8 +24,8 @@ def tiny_distiller(terms=None, teachers=None, views=None, **kwargs) -> Distiller
         student=dict(type='CLIPTower', arch=VIT, trainable='blocks'),
         teachers=teachers or dict(frozen=dict(type='FrozenTeacher')),
         views=views or dict(type='GridPatches', max_split=3, max_cells=5),
-        terms=terms or [dict(name='clipself', type='RegionToCLSLoss', student='student.regions',
-                             teacher='frozen.crop_cls')],
+        terms=terms or [dict(name='clipself', type='RegionToCLSLoss', student='student.image.regions',
+                             teacher='frozen.crops.cls')],
         student_size=48, token_size=2, **kwargs)
 
 
@@ -38,11 +41,11 @@ def batch(n=2, size=32, proposals=None):
 
 def test_teacher_forward_runs_once_for_all_terms():
     model = tiny_distiller(terms=[
-        dict(name='a', type='RegionToCLSLoss', student='student.regions', teacher='frozen.crop_cls'),
-        dict(name='b', type='RegionToCLSLoss', loss_weight=0.5, student='student.regions',
-             teacher='frozen.crop_cls'),
-        dict(name='scd', type='SpatialCorrelationLoss', student='student.region_tokens',
-             teacher='frozen.region_tokens'),
+        dict(name='a', type='RegionToCLSLoss', student='student.image.regions', teacher='frozen.crops.cls'),
+        dict(name='b', type='RegionToCLSLoss', loss_weight=0.5, student='student.image.regions',
+             teacher='frozen.crops.cls'),
+        dict(name='scd', type='SpatialCorrelationLoss', student='student.image.region_tokens',
+             teacher='frozen.image.region_tokens'),
     ])
     calls = {'teacher': 0, 'student': 0}
     model.teachers['frozen'].tower.register_forward_hook(lambda *a: calls.__setitem__('teacher', calls['teacher'] + 1))
@@ -71,27 +74,30 @@ def test_a_train_step_moves_blocks_only():
 
 def test_ema_teacher_follows_the_student():
     model = tiny_distiller(teachers=dict(ema=dict(type='EMATeacher', momentum=0.5)),
-                           terms=[dict(name='g2g', type='RegionToCLSLoss', student='student.regions',
-                                       teacher='ema.crop_cls')])
+                           terms=[dict(name='g2g', type='RegionToCLSLoss', student='student.image.regions',
+                                       teacher='ema.crops.cls')])
     student_w = model.student.visual.transformer.resblocks[0].mlp.c_fc.weight
     ema_w = model.teachers['ema'].tower.visual.transformer.resblocks[0].mlp.c_fc.weight
     optim = OptimWrapper(torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=10.0))
     images, samples = batch()
     start = ema_w.detach().clone()
     torch.testing.assert_close(start, student_w.detach())  # the average starts as the student
+    hook, runner = TeacherUpdateHook(), SimpleNamespace(model=model, message_hub=MessageHub.get_instance('ema'))
     for _ in range(2):  # every update averages, the first one too
         teacher_before = ema_w.detach().clone()
         model.train_step(dict(inputs=images, data_samples=samples), optim)
+        assert torch.equal(ema_w, teacher_before)  # the model alone moves no teacher: the hook does
+        hook.after_train_iter(runner, 0)
         assert not torch.equal(student_w.detach(), teacher_before)
         torch.testing.assert_close(ema_w, 0.5 * teacher_before + 0.5 * student_w.detach())
 
 
 def test_unknown_signal_fails_at_build_time():
     with pytest.raises(KeyError, match="names no student, teacher or view"):
-        tiny_distiller(terms=[dict(name='x', type='RegionToCLSLoss', student='student.regions',
-                                   teacher='refined.crop_cls')])
+        tiny_distiller(terms=[dict(name='x', type='RegionToCLSLoss', student='student.image.regions',
+                                   teacher='refined.crops.cls')])
     with pytest.raises(KeyError, match="needs signal keys for \\['teacher'\\]"):
-        tiny_distiller(terms=[dict(name='x', type='RegionToCLSLoss', student='student.regions')])
+        tiny_distiller(terms=[dict(name='x', type='RegionToCLSLoss', student='student.image.regions')])
 
 
 def test_grid_patches_geometry():
@@ -157,7 +163,7 @@ def test_refiner_stage_learns_and_keeps_the_tower_frozen():
         teachers=dict(frozen=dict(type='FrozenTeacher', tower=tower)),
         views=dict(type='RandomCrops', num=4, scale=(0.3, 0.7)),
         terms=[dict(name='refine', type='TokenContrastiveLoss', normalize=True, tau=0.1,
-                    pred='student.region_tokens', target='frozen.crop_tokens')],
+                    pred='student.image.region_tokens', target='frozen.stretched.grid_tokens')],
         student_size=64, token_size=4)
     tower_before = {k: v.clone() for k, v in model.student.tower.state_dict().items()}
     params = [p for p in model.parameters() if p.requires_grad]
@@ -180,8 +186,8 @@ def test_r_sc_v_on_a_dinov2_tower():
         teachers=dict(refined=dict(type='RefinerTeacher', refiner=dict(
             type='Refiner', tower=dict(tower, trainable='none'), depth=1, inter_layers=None, hidden_dim=32))),
         views=dict(type='GridPatches', max_split=3, max_cells=5),
-        terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.region_tokens',
-                    teacher='refined.region_tokens')],
+        terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.image.region_tokens',
+                    teacher='refined.image.region_tokens')],
         student_size=48, token_size=3)
     images, samples = batch()
     losses = model.loss(images, samples)
@@ -205,12 +211,13 @@ def test_view_sampler_state_survives_a_checkpoint():
     assert int(fresh.view_step) == 1 and int(resumed.view_step) == 2
 
 
-def test_legacy_keys_are_the_three_part_keys():
-    old = tiny_distiller(terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.region_tokens',
-                                     teacher='frozen.crop_tokens')])
-    new = tiny_distiller(terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.image.region_tokens',
-                                     teacher='frozen.stretched.grid_tokens')])
-    assert old.bindings == new.bindings == {'scd': {'student': 'student.image.region_tokens',
-                                                    'teacher': 'frozen.stretched.grid_tokens'}}
-    images, samples = batch()
-    torch.testing.assert_close(old.loss(images, samples)['loss_scd'], new.loss(images, samples)['loss_scd'])
+def test_a_two_part_signal_key_is_a_build_time_error_naming_the_key_and_the_form():
+    for key in ('frozen.crop_tokens', 'frozen.region_tokens'):
+        with pytest.raises(KeyError, match=rf"teacher='{key}' is not a signal key model\.view\.readout \(e\.g\. "
+                                           r"'student\.image\.regions'"):
+            tiny_distiller(terms=[dict(name='scd', type='SpatialCorrelationLoss', student='student.image.region_tokens',
+                                       teacher=key)])
+    model = tiny_distiller(terms=[dict(name='scd', type='SpatialCorrelationLoss',
+                                       student='student.image.region_tokens', teacher='frozen.stretched.grid_tokens')])
+    assert model.bindings == {'scd': {'student': 'student.image.region_tokens',
+                                      'teacher': 'frozen.stretched.grid_tokens'}}

@@ -1,17 +1,21 @@
 """The generalised distiller: build-time key checks, shared towers, native sizes, heads in the EMA, views per
 (seed, rank, step) across processes."""
 import os
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from mmengine.structures import BaseDataElement
 
 import mmdistill  # noqa: F401
 from mmdistill.distill import Distiller
 from mmdistill.distill.views import view_generator
+from mmdistill.engine import LossGuardHook, TeacherUpdateHook
 
 VIT = 'mmdistill-tiny-ViT-P8'  # native 32 px
 WORLD = 'mmdistill-world-ViT-P12'  # native 96 px
@@ -121,6 +125,7 @@ def test_heads_belong_to_the_student_and_the_ema_teacher_averages_tower_and_head
     images, samples = batch()
     before = [t.detach().clone() for _, t in pairs]
     model.train_step(dict(inputs=images, data_samples=samples), OptimWrapper(optim))
+    TeacherUpdateHook().after_train_iter(runner_of(model), 0)
     for (s, t), t0 in zip(pairs, before):
         assert not torch.equal(s.detach(), t0)  # the student moved
         torch.testing.assert_close(t, (1 - m) * t0 + m * s.detach())
@@ -181,21 +186,28 @@ def test_two_processes_draw_different_views_and_keep_them_after_a_resume():
     assert len(seeds) == 3 * 4 * 100
 
 
-def test_a_ddp_style_step_updates_the_ema_teacher_at_the_next_loss():
-    """mmengine's DDP wrapper runs forward, backward and the optimiser itself, not ``Distiller.train_step``."""
+def runner_of(model, optim_wrapper=None) -> SimpleNamespace:
+    """What the hooks read of a runner, for steps made by hand."""
+    return SimpleNamespace(model=model, optim_wrapper=optim_wrapper, iter=0,
+                           message_hub=MessageHub.get_instance(f'distiller_views_{id(model)}'))
+
+
+def test_a_ddp_style_step_updates_the_ema_teacher_through_the_hook():
+    """mmengine's DDP wrapper runs forward, backward and the optimiser itself, not ``Distiller.train_step``:
+    the teachers follow in ``TeacherUpdateHook``, before the iteration's checkpoint is saved."""
     m = 0.5
     model = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=m)))
     student = model.student.visual.transformer.resblocks[0].mlp.c_fc.weight
     teacher = model.teachers['ema'].tower.visual.transformer.resblocks[0].mlp.c_fc.weight
     optim = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=10.0)
     images, samples = batch()
+    before = teacher.detach().clone()
     model.loss(images, samples)['loss_t'].backward()
     optim.step()
-    before = teacher.detach().clone()
-    assert bool(model.teachers_behind) and torch.equal(teacher, before)
-    state = {k: v.clone() for k, v in model.state_dict().items()}  # a checkpoint taken now owes the update
-    model.loss(images, samples)
+    assert torch.equal(teacher, before)  # forward, backward and step move no teacher
+    TeacherUpdateHook().after_train_iter(runner_of(model), 0)
     torch.testing.assert_close(teacher, (1 - m) * before + m * student.detach())
+    state = {k: v.clone() for k, v in model.state_dict().items()}  # the iteration's checkpoint
     resumed = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=m)))
     resumed.load_state_dict(state)
     resumed.loss(images, samples)
@@ -204,26 +216,57 @@ def test_a_ddp_style_step_updates_the_ema_teacher_at_the_next_loss():
 
 
 def test_a_step_skipped_for_a_non_finite_loss_leaves_the_ema_teacher_where_it_was():
-    from types import SimpleNamespace
-
-    from mmengine.logging import MessageHub
-
-    from mmdistill.engine import LossGuardHook
     model = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=0.5)))
     optim = OptimWrapper(torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1.0))
     teacher = lambda: [t.detach().clone() for t in model.teachers['ema'].parameters()]  # noqa: E731
     images, samples = batch()
-    hub = MessageHub.get_current_instance()
-    LossGuardHook(mode='skip').before_train(SimpleNamespace(message_hub=hub))
+    runner = runner_of(model, optim)
+    guard, update = LossGuardHook(mode='skip'), TeacherUpdateHook()
+
+    def step(inputs: torch.Tensor) -> None:  # an iteration of the runner, hooks in their priority order
+        outputs = model.train_step(dict(inputs=inputs, data_samples=samples), optim)
+        guard.after_train_iter(runner, 0, outputs=outputs)
+        update.after_train_iter(runner, 0, outputs=outputs)
+
+    guard.before_train(runner)
     try:
-        model.train_step(dict(inputs=images, data_samples=samples), optim)  # taken: student and teacher now differ
+        step(images)  # taken: student and teacher now differ
         start = teacher()
-        model.train_step(dict(inputs=images * float('nan'), data_samples=samples), optim)  # skipped
+        step(images * float('nan'))  # skipped
         assert all(torch.equal(a, b) for a, b in zip(teacher(), start))
-        model.loss(images, samples)  # as under DDP: the owed update of a skipped step is not made either
+        model.loss(images, samples)  # a forward alone moves no teacher either
         assert all(torch.equal(a, b) for a, b in zip(teacher(), start))
-        model.train_step(dict(inputs=images, data_samples=samples), optim)  # taken: the teacher follows
+        step(images)  # taken: the teacher follows
         assert not all(torch.equal(a, b) for a, b in zip(teacher(), start))
     finally:
-        hub.update_info('loss_guard_mode', 'raise')
-        hub.update_info('loss_guard_step_skipped', False)
+        guard.after_train(runner)
+    assert 'update_params' not in vars(optim)  # the guard ends with its runner
+
+
+def test_a_runner_with_the_teacher_update_hook_moves_the_ema_teacher_once_per_taken_step(tmp_path):
+    from mmengine.runner import Runner
+    m = 0.5
+    model = build(terms=clipself(teacher='ema.crops.cls'), teachers=dict(ema=dict(type='EMATeacher', momentum=m)),
+                  data_preprocessor=dict(type='ImgDataPreprocessor'))
+    student = model.student.visual.transformer.resblocks[0].mlp.c_fc.weight
+    teacher = model.teachers['ema'].tower.visual.transformer.resblocks[0].mlp.c_fc.weight
+    expected = [teacher.detach().clone()]
+
+    class Record(Hook):
+        priority = 'LOWEST'  # after TeacherUpdateHook: the teacher the next step sees
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+            expected.append((1 - m) * expected[-1] + m * student.detach())
+            torch.testing.assert_close(teacher.detach(), expected[-1])
+
+    images, samples = batch()
+    data = [dict(inputs=images[i], data_samples=samples[i]) for i in range(2)] * 4
+    runner = Runner(model=model, work_dir=str(tmp_path), experiment_name=f'ema_{tmp_path.name}',
+                    train_dataloader=dict(dataset=data, batch_size=2, collate_fn=dict(type='pseudo_collate'),
+                                          sampler=dict(type='DefaultSampler', shuffle=False)),
+                    train_cfg=dict(by_epoch=False, max_iters=3),
+                    optim_wrapper=dict(optimizer=dict(type='SGD', lr=10.0)),
+                    custom_hooks=[dict(type='mmdistill.LossGuardHook'), dict(type='mmdistill.TeacherUpdateHook'),
+                                  Record()])
+    runner.train()
+    assert len(expected) == 4 and not torch.equal(expected[-1], expected[0])

@@ -1,11 +1,12 @@
-"""A non-finite loss term stops training before the step, naming the term and the iteration."""
+"""With ``LossGuardHook`` in a config, a non-finite loss term stops training before the step, naming the term and
+the iteration (or skips the step); runners without the hook are mmengine's own."""
 import pytest
 import torch
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
 
-import mmdistill  # noqa: F401  (installs the guard)
+import mmdistill  # noqa: F401  (registers the hook)
 from mmdistill.engine import check_finite_terms
 
 
@@ -38,7 +39,8 @@ def test_training_stops_at_the_nan_step_with_the_weights_of_the_step_before(tmp_
                                           collate_fn=dict(type='default_collate')),
                     train_cfg=dict(by_epoch=False, max_iters=10),
                     optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-                    default_hooks=dict(logger=dict(type='LoggerHook', interval=1)))
+                    default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
+                    custom_hooks=[dict(type='mmdistill.LossGuardHook')])  # mode='raise', the default
     with pytest.raises(FloatingPointError, match=r'iteration 3: loss_bad = nan'):
         runner.train()
     assert torch.isfinite(model.w).all()
@@ -91,8 +93,16 @@ def test_skip_mode_stops_after_max_skips(tmp_path):
 
 
 def test_skip_mode_ends_with_its_runner(tmp_path):
-    _runner(ToyNaNAt(bad={2}), tmp_path, iters=2).train()
-    from mmdistill.engine.loss_guard import guard_mode
-    assert guard_mode() == 'skip'
-    Runner(model=Toy(bad_at=10), work_dir=str(tmp_path / 'next'), experiment_name='next')  # the default again
-    assert guard_mode() == 'raise'
+    runner = _runner(ToyNaNAt(bad={2}), tmp_path, iters=2)
+    runner.train()
+    assert runner.message_hub.get_scalar('train/skipped_steps').current() == 1
+    assert 'update_params' not in vars(runner.optim_wrapper)  # the class's method again
+    model = ToyNaNAt(bad={2})
+    Runner(model=model, work_dir=str(tmp_path / 'next'), experiment_name=f'next_{tmp_path.name}',
+           train_dataloader=dict(dataset=[dict(inputs=torch.zeros(1))] * 4, batch_size=1,
+                                 sampler=dict(type='DefaultSampler', shuffle=False),
+                                 collate_fn=dict(type='default_collate')),
+           train_cfg=dict(by_epoch=False, max_iters=2),
+           optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1))).train()
+    # without the hook, mmengine's own step: the NaN step is taken (its NaN term has no gradient), no error
+    torch.testing.assert_close(model.w.detach(), torch.ones(3) * 0.8 ** 2)

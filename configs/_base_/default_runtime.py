@@ -11,8 +11,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=2),
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=2,
+                    backend_args=dict(backend='atomic_local')),  # written atomically
     sampler_seed=dict(type='DistSamplerSeedHook'))
+# a non-finite loss stops the run before its step (docs/reliability.md); mode='skip' skips such steps
+custom_hooks = [dict(type='LossGuardHook')]
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=False)
 log_level = 'INFO'

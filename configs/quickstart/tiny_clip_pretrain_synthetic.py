@@ -44,4 +44,4 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=200, max_keep_ckpts=1))
 # The exported tower is the exponential moving average of the weights (+0.6 points of crop accuracy).
-custom_hooks = [dict(type='EMAHook', momentum=0.01)]
+custom_hooks = [dict(type='EMAHook', momentum=0.01), dict(type='LossGuardHook')]

@@ -47,3 +47,5 @@ train_dataloader = dict(
 # the heads start from scratch at 10x the tower's learning rate
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'heads.': dict(lr_mult=10.0)}))
 auto_scale_lr = dict(enable=False, base_batch_size=256)
+# the EMA teacher follows the student after each optimiser step
+custom_hooks = [dict(type='LossGuardHook'), dict(type='TeacherUpdateHook')]

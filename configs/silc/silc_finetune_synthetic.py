@@ -36,3 +36,5 @@ train_dataloader = dict(
         ann_file='annotations/captions_train2017.json',
         data_prefix=dict(img_path='train2017'),
         pipeline={{_base_.caption_train_pipeline}}))
+# the EMA teacher follows the student after each optimiser step
+custom_hooks = [dict(type='LossGuardHook'), dict(type='TeacherUpdateHook')]

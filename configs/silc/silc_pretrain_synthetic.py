@@ -25,3 +25,5 @@ model = dict(
     data_preprocessor=dict(
         type='ImgDataPreprocessor', mean={{_base_.clip_mean}}, std={{_base_.clip_std}}, bgr_to_rgb=True))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'log_scale': dict(decay_mult=0.0)}))
+# the EMA teacher follows the student after each step (the base's EMAHook averages the exported weights)
+custom_hooks = [dict(type='EMAHook', momentum=0.01), dict(type='LossGuardHook'), dict(type='TeacherUpdateHook')]

@@ -26,9 +26,7 @@ readout              what                                                       
 plus ``text``, the concept vocabulary's text embeddings ``(C, D)``. Examples:
 ``student.image.regions`` (CLIPSelf's student), ``frozen.crops.cls`` (its teacher),
 ``student.mosaic.regions`` <- ``frozen.tiles.cls`` (ATAS global-to-local),
-``student.local.head`` <- ``ema.global.head`` (SILC). The two-part keys of earlier configs
-(``student.regions``, ``frozen.crop_cls``, ...) are read as their three-part equivalents
-(:data:`LEGACY_KEYS`).
+``student.local.head`` <- ``ema.global.head`` (SILC).
 
 Every key a term names is checked when the model is built (an unknown model, view or readout
 fails naming what is available). In a step, each (model, view) forward runs once, with class
@@ -36,6 +34,10 @@ embedding and dense map switched on only where some key needs them, and is share
 term; views without a size of their own are rendered at each model's native size. A Refiner
 teacher (or student) answers ``dense`` / ``tokens`` / ``region_tokens`` on views with regions
 with its refined tokens.
+
+EMA teachers follow the student after each optimiser step through
+:class:`~mmdistill.engine.TeacherUpdateHook`, which the config names (it calls :meth:`Distiller.update_teachers`
+unless :class:`~mmdistill.engine.LossGuardHook` skipped the step).
 """
 from __future__ import annotations
 
@@ -50,7 +52,6 @@ from torch import nn
 
 from ..clip.pooling import roi_embeddings
 from ..clip.tower import CLIPTower
-from ..engine.loss_guard import last_step_skipped
 from ..registry import MODELS
 from ..utils import at_least_float32
 from .teachers import EMATeacher, FrozenTeacher, Teacher
@@ -60,10 +61,6 @@ DENSE_READOUTS = ('dense', 'tokens', 'grid_tokens', 'regions', 'region_tokens')
 TOWER_READOUTS = ('cls',) + DENSE_READOUTS
 REFINED_READOUTS = ('dense', 'tokens', 'region_tokens')  # a Refiner's readouts on views with regions
 REGION_READOUTS = ('regions', 'region_tokens')
-# two-part keys of the first distiller -> readouts on the sampler's views
-LEGACY_KEYS = {'cls': 'image.cls', 'dense': 'image.dense', 'regions': 'image.regions',
-               'region_tokens': 'image.region_tokens', 'image_tokens': 'image.tokens', 'crop_cls': 'crops.cls',
-               'crop_tokens': 'stretched.grid_tokens'}
 
 
 def no_grad(fn: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
@@ -165,7 +162,7 @@ class Distiller(BaseModel):
             term_cls = MODELS.get(cfg['type'])
             if term_cls is None:
                 raise KeyError(f'term {name!r}: unknown type {cfg["type"]!r}')
-            self.bindings[name] = {arg: self._canonical(cfg.pop(arg)) for arg in term_cls.inputs if arg in cfg}
+            self.bindings[name] = {arg: cfg.pop(arg) for arg in term_cls.inputs if arg in cfg}
             missing = [arg for arg in term_cls.inputs if arg not in self.bindings[name]]
             if missing:
                 raise KeyError(f'term {name!r} ({cfg["type"]}) needs signal keys for {missing}')
@@ -182,8 +179,6 @@ class Distiller(BaseModel):
         self.seed = torch.initial_seed() % 2 ** 32 if seed is None else seed
         # steps taken: with the seed and the rank it fixes each step's views, also after a resume
         self.register_buffer('view_step', torch.zeros((), dtype=torch.long))
-        # an optimiser step was taken since the teachers last followed the student (see ``loss``)
-        self.register_buffer('teachers_behind', torch.zeros((), dtype=torch.bool))
         if trainable is not None:
             self.set_trainable(trainable)
         self._check_signals()
@@ -215,14 +210,6 @@ class Distiller(BaseModel):
                 p.requires_grad_(any(fnmatch.fnmatchcase(n, pat) for pat in patterns))
 
     # ------------------------------------------------------------------ keys
-    @staticmethod
-    def _canonical(key: str) -> str:
-        """A two-part key of the first distiller (``student.regions``) as ``model.view.readout``."""
-        parts = key.split('.')
-        if len(parts) == 2 and parts[1] in LEGACY_KEYS:
-            return f'{parts[0]}.{LEGACY_KEYS[parts[1]]}'
-        return key
-
     def _readouts(self, model: str, view: str) -> tuple[str, ...]:
         """Readouts ``model`` offers on ``view``."""
         sampler = self.views
@@ -251,7 +238,8 @@ class Distiller(BaseModel):
                 parts = key.split('.')
                 where = f'term {term!r}: {arg}={key!r}'
                 if len(parts) != 3:
-                    raise KeyError(f'{where} is not model.view.readout; models: {models}, views: {views}')
+                    raise KeyError(f"{where} is not a signal key model.view.readout (e.g. 'student.image.regions', "
+                                   f"'frozen.crops.cls'); models: {models}, views: {views}")
                 model, view, readout = parts
                 if model not in models:
                     raise KeyError(f'{where} names no student, teacher or view; models: {models}')
@@ -343,13 +331,7 @@ class Distiller(BaseModel):
                          f'tower with DenseZeroShotClassifier. Got mode={mode!r}')
 
     def loss(self, inputs: torch.Tensor, data_samples: list) -> dict[str, torch.Tensor]:
-        """Weighted terms of one step. A teacher update still owed for the previous optimiser step
-        (a DDP wrapper's ``train_step`` does not call :meth:`train_step`) is made first, unless that step
-        was skipped for a non-finite loss."""
-        if bool(self.teachers_behind) and not last_step_skipped():
-            self.update_teachers()
-        if self.training:
-            self.teachers_behind.fill_(True)
+        """Weighted terms of one step."""
         ctx, num_boxes = self.step_context(inputs, data_samples)
         losses = {}
         for name, term in self.terms.items():
@@ -359,15 +341,8 @@ class Distiller(BaseModel):
         losses['num_boxes'] = torch.tensor(float(num_boxes), device=inputs.device)
         return losses
 
-    def train_step(self, data, optim_wrapper) -> dict[str, torch.Tensor]:
-        log_vars = super().train_step(data, optim_wrapper)
-        if not last_step_skipped():  # a step skipped for a non-finite loss (LossGuardHook) moves no teacher
-            self.update_teachers()
-        return log_vars
-
     def update_teachers(self) -> None:
         """After an optimiser step: each teacher follows the student's tower and heads (only EMA teachers act)."""
         student = self._student_modules()
         for teacher in self.teachers.values():
             teacher.update(student)
-        self.teachers_behind.fill_(False)

@@ -1,4 +1,6 @@
-"""Utilities; importing this package applies :func:`apply_compat_patches`."""
+"""Utilities; importing this package applies :func:`apply_compat_patches` (crash fixes of the pinned stack,
+docs/compatibility.md) and registers the ``atomic_local`` file backend."""
+from .atomic import AtomicLocalBackend
 from .compat import (
     apply_compat_patches,
     get_installed_path,
@@ -20,7 +22,7 @@ from .precision import at_least_float32
 apply_compat_patches()
 
 __all__ = [
-    'apply_compat_patches', 'patch_checkpoint_loader', 'load_from_local', 'is_installed', 'get_installed_path',
-    'package2module', 'DownloadForbiddenError', 'forbid_downloads', 'enable_offline_mode', 'disable_offline_mode',
-    'offline_mode_from_env', 'module_device', 'at_least_float32'
+    'AtomicLocalBackend', 'apply_compat_patches', 'patch_checkpoint_loader', 'load_from_local', 'is_installed',
+    'get_installed_path', 'package2module', 'DownloadForbiddenError', 'forbid_downloads', 'enable_offline_mode',
+    'disable_offline_mode', 'offline_mode_from_env', 'module_device', 'at_least_float32'
 ]

@@ -1,45 +1,38 @@
-"""Compatibility fixes for mmengine 0.10.x on current torch / setuptools.
+"""Fixes of crashes of the pinned stack (mmengine 0.10.7 on torch 2.14 / current setuptools), nothing else.
 
-Applied once, idempotently, by :func:`apply_compat_patches` when
-``mmdistill`` (``mmdistill.utils``) is imported:
+Applied once, idempotently, by :func:`apply_compat_patches` when ``mmdistill`` (``mmdistill.utils``) is
+imported; each one is documented in docs/compatibility.md (what, why, which versions, which test):
 
-* **Checkpoints and ``torch.load``.** mmengine 0.10.7 calls ``torch.load``
-  without ``weights_only``; since torch 2.6 the default is
-  ``weights_only=True``, and mmengine's own checkpoints (message hub state,
-  numpy scalars, config text in ``meta``) fail to unpickle, which breaks
-  ``--resume`` and ``load_from``. We re-register mmengine's local-file
-  checkpoint scheme (``CheckpointLoader.register_scheme(prefixes='')``) with a
-  loader that passes ``weights_only=False``.
-* **``pkg_resources``.** mmengine's ``is_installed`` / ``get_installed_path`` /
-  ``package2module`` (used by ``Config`` to resolve ``mmdet::`` / ``mmseg::``
-  bases and by ``mmengine.hub``) import ``pkg_resources``, which setuptools
-  81 deprecates with a ``UserWarning`` and setuptools 82 removes. When it is
-  importable we silence only that deprecation warning; when it is missing we
-  replace those helpers with :mod:`importlib.metadata` equivalents.
-* **Atomic file writes.** mmengine's ``LocalBackend.put`` / ``put_text`` (checkpoints, ``last_checkpoint``,
-  dumped configs) write in place: a process killed mid-save leaves a truncated checkpoint that ``--resume``
-  then fails on. They now write a temporary file and rename it (:mod:`mmdistill.utils.atomic`).
-* **Offline mode.** ``MMDISTILL_OFFLINE=1`` turns on
+* **Checkpoints and ``torch.load``.** mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; since
+  torch 2.6 the default is ``weights_only=True``, and mmengine's own checkpoints (message hub state, numpy
+  scalars, config text in ``meta``) fail to unpickle, which breaks ``--resume`` and ``load_from``. We
+  re-register mmengine's local-file checkpoint scheme (``CheckpointLoader.register_scheme(prefixes='')``) with
+  a loader that passes ``weights_only=False``.
+* **``pkg_resources`` missing.** mmengine's ``is_installed`` / ``get_installed_path`` / ``package2module``
+  (used by ``Config`` to resolve ``mmdet::`` / ``mmseg::`` bases and by ``mmengine.hub``) import
+  ``pkg_resources``, which setuptools 82 removes. Only when it is missing do we replace those helpers with
+  :mod:`importlib.metadata` equivalents; with it present (setuptools < 82, the pinned range) mmengine is
+  left as it is.
+* **Offline mode.** ``MMDISTILL_OFFLINE=1`` (asked for by the environment, nothing by default) turns on
   :func:`mmdistill.utils.offline.forbid_downloads` for the whole process.
+
+What changes behaviour rather than fixing a crash is a component a config names (atomic checkpoint writes:
+the ``atomic_local`` file backend of :mod:`mmdistill.utils.atomic`).
 
 Note that ``mmdet::`` bases are resolved while a config file is parsed, before
 its ``custom_imports`` run: the fixes are active when ``mmdistill`` was
 imported first (``tools/train.py`` and ``tools/test.py`` do so).
 """
-import functools
 import importlib
 import importlib.metadata
 import importlib.util
 import os.path as osp
 import sys
-import warnings
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import torch
 
 from .offline import offline_mode_from_env
-
-PKG_RESOURCES_WARNING = r'pkg_resources is deprecated as an API'
 
 _APPLIED: dict = {}
 
@@ -178,77 +171,26 @@ _PACKAGE_UTIL_USERS = {
 }
 
 
-def _replace_package_utils(make: Callable[[str, Callable], Callable]) -> None:
-    """Set ``make(name, original)`` for each helper, in every module that bound it."""
-    source = importlib.import_module('mmengine.utils.package_utils')
-    originals = {name: getattr(source, name) for name in _PACKAGE_UTIL_USERS['mmengine.utils.package_utils']}
-    replacements = {name: make(name, fn) for name, fn in originals.items()}
+def patch_package_utils() -> None:
+    """Point mmengine's package helpers, in every module that bound them, at the ``importlib.metadata`` ones
+    (idempotent)."""
+    ours = dict(is_installed=is_installed, get_installed_path=get_installed_path, package2module=package2module)
     for module_name, names in _PACKAGE_UTIL_USERS.items():
         module = importlib.import_module(module_name)
         for name in names:
-            setattr(module, name, replacements[name])
-
-
-def patch_package_utils() -> None:
-    """Point mmengine's package helpers at the ``importlib.metadata`` ones."""
-    ours = dict(is_installed=is_installed, get_installed_path=get_installed_path, package2module=package2module)
-    _replace_package_utils(lambda name, original: ours[name])
-
-
-def _quiet(original: Callable) -> Callable:
-    """``original`` with the pkg_resources deprecation warning ignored while it runs."""
-    if getattr(original, '_mmdistill_quiet', False):
-        return original
-
-    @functools.wraps(original)
-    def wrapper(*args, **kwargs):
-        with warnings.catch_warnings():
-            warnings.filterwarnings('ignore', message=PKG_RESOURCES_WARNING, category=UserWarning)
-            return original(*args, **kwargs)
-
-    wrapper._mmdistill_quiet = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-def silence_pkg_resources_warning() -> None:
-    """Ignore only setuptools' "pkg_resources is deprecated" UserWarning.
-
-    A process-wide filter, plus mmengine's helpers wrapped so that the warning
-    stays silent when something resets the filters (e.g. pytest, per test).
-    """
-    warnings.filterwarnings('ignore', message=PKG_RESOURCES_WARNING, category=UserWarning)
-    _replace_package_utils(lambda name, original: _quiet(original))
+            setattr(module, name, ours[name])
 
 
 def fix_pkg_resources() -> str:
-    """Silence the warning, or patch mmengine if ``pkg_resources`` is missing.
+    """Patch mmengine's package helpers if ``pkg_resources`` is missing.
 
     Returns:
-        str: ``'silenced'`` or ``'patched'``.
+        str: ``'present'`` (nothing done) or ``'patched'``.
     """
     if pkg_resources_available():
-        silence_pkg_resources_warning()
-        return 'silenced'
+        return 'present'
     patch_package_utils()
     return 'patched'
-
-
-# --------------------------------------------------------------------------
-# atomic writes
-# --------------------------------------------------------------------------
-def patch_atomic_local_writes() -> None:
-    """Make mmengine's local-file writes (checkpoints included) atomic."""
-    from mmengine.fileio.backends.local_backend import LocalBackend
-
-    from .atomic import write_atomic
-
-    def put(self, obj: bytes, filepath) -> None:
-        write_atomic(str(filepath), obj)
-
-    def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        write_atomic(str(filepath), obj, encoding=encoding)
-
-    LocalBackend.put, LocalBackend.put_text = put, put_text
 
 
 # --------------------------------------------------------------------------
@@ -257,15 +199,12 @@ def apply_compat_patches() -> dict:
 
     Returns:
         dict: What was done, e.g. ``{'checkpoint': True, 'pkg_resources':
-        'silenced', 'offline': False}``.
+        'present', 'offline': False}``.
     """
     if not _APPLIED:
-        # silence before anything can import pkg_resources
         result = dict(pkg_resources=fix_pkg_resources())
         patch_checkpoint_loader()
         result['checkpoint'] = True
-        patch_atomic_local_writes()
-        result['atomic_writes'] = True
         result['offline'] = offline_mode_from_env()
         _APPLIED.update(result)
     return dict(_APPLIED)

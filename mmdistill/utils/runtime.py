@@ -23,10 +23,12 @@ def default_work_dir(config_path: str) -> str:
 
 
 def add_training_hooks(cfg: Config,
-                       names: tuple = ('RNGStateHook', 'NonEmptyTrainDataHook', 'FlushDenormalsHook')) -> None:
+                       names: tuple = ('RNGStateHook', 'NonEmptyTrainDataHook', 'FlushDenormalsHook', 'LossGuardHook',
+                                       'TeacherUpdateHook')) -> None:
     """Append mmdistill's hooks ``names`` to ``cfg.custom_hooks`` unless the config has them (by default:
-    generator states in checkpoints for an exact resume, an error for an empty training set, and subnormal
-    floats flushed to zero on CPUs)."""
+    generator states in checkpoints for an exact resume, an error for an empty training set, subnormal
+    floats flushed to zero on CPUs, a stop at the first non-finite loss, and EMA teachers that follow the
+    student). Importing mmdistill adds none of them: ``tools/train.py`` and the main job call this."""
     hooks = list(cfg.get('custom_hooks') or [])
     present = {str(h.get('type', '')).split('.')[-1] for h in hooks if isinstance(h, dict)}
     cfg.custom_hooks = hooks + [dict(type=f'mmdistill.{name}') for name in names if name not in present]
