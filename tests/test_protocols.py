@@ -89,6 +89,7 @@ CATSEG_ADE = 'configs/catseg/catseg_vit-b16-openai_1xb4-80k_ade150-384.py'
 CATSEG_COCO = 'configs/catseg/catseg_vit-b16-openai_1xb4-80k_coco-stuff171-384.py'
 CATSEG_EVAL = 'configs/catseg/catseg_vit-b16-openai_eval-{}-640.py'
 ZS = 'configs/zero_shot_seg/zeroshot_vit-b16-openai_{}.py'
+NACLIP = 'configs/zero_shot_seg/zeroshot_naclip-pamr_vit-b16-openai_voc21-336.py'
 C2S_VOC = 'configs/c2s/c2s_{}_8xb2-20k_voc15-5-512x512.py'
 CLIPSELF_SRC = "CLIPSelf scripts/train_clipself_coco_*_eva_vitb16.sh"
 P001 = 'paper 001 Sec. 4.1'
@@ -229,7 +230,13 @@ PROTOCOL: list[tuple[str, Key, Any, str]] = [
     # --- training-free, 8 benchmarks (SCLIP's protocol)
     (ZS.format('voc21-336'), 'model.logit_scale', 65.0, SCLIP_SRC.format('voc21', 'voc21') + ': logit_scale=65'),
     (ZS.format('voc21-336'), 'model.background_threshold', 0.1, SCLIP_SRC.format('voc21', 'voc21') + ': prob_thd'),
+    (ZS.format('voc21-336'), 'model.area_threshold', 0.1, SCLIP_SRC.format('voc21', 'voc21') + ': area_thd'),
     (ZS.format('voc21-336'), vocabulary, SCLIP_VOC21, SCLIP_SRC.format('voc21', 'voc21')),
+    (NACLIP, 'model.logit_scale', 40.0, 'NACLIP naclip.py: logit_scale=40'),
+    (NACLIP, 'model.background_threshold', 0.1, 'NACLIP configs/cfg_voc21.py: prob_thd=0.1'),
+    (NACLIP, 'model.area_threshold', None, 'NACLIP naclip.py: no area threshold'),
+    (NACLIP, 'model.post_processor', dict(type='PAMR', num_iter=10, dilations=[8, 16]),
+     'NACLIP naclip.py: pamr_steps=10, pamr_stride=(8, 16)'),
     (ZS.format('voc20-336'), 'model.logit_scale', 40.0, 'SCLIP clip_segmentor.py: logit_scale=40'),
     (ZS.format('voc20-336'), 'model.background_threshold', None, SCLIP_SRC.format('voc20', 'voc20')),
     (ZS.format('voc20-336'), vocabulary, SCLIP_VOC20, SCLIP_SRC.format('voc20', 'voc20')),

@@ -196,6 +196,33 @@ def test_background_threshold_sets_low_confidence_pixels_to_zero():
     torch.testing.assert_close(sample.seg_logits.data, probs)
 
 
+def test_area_threshold_drops_small_classes_as_sclip():
+    """SCLIP's area_thd: one-hot argmax areas of the non-background classes, classes at or below the threshold
+    times their total get probability 0, then argmax and background threshold."""
+    from mmdistill.seg.zero_shot import suppress_small_classes
+    torch.manual_seed(0)
+    probs = torch.rand(4, 6, 5)
+    probs[2] = 0.0
+    probs[2, 0, :2] = 5.0  # class 2 wins 2 of the 30 pixels
+    one_hot = F.one_hot(probs.argmax(dim=0), 4).float()  # (H, W, C)
+    area = one_hot[..., 1:].sum(dim=(0, 1))
+    keep = (area > 0.1 * area.sum()).float()
+    expected = probs.clone()
+    expected[1:] *= keep.view(-1, 1, 1)
+    assert keep[1] == 0 and keep.sum() >= 1  # the reference drops class 2 and keeps another
+    torch.testing.assert_close(suppress_small_classes(probs, 0.1), expected)
+    # through predict: the labels and stored probabilities follow the suppressed map
+    model = build_segmentor(classes=['background', 'cat', 'dog', 'car'])
+    images = torch.randn(1, 3, 32, 48)
+    full = model(images, mode='tensor')[0]
+    model.area_threshold = 0.4
+    sample, = model.predict(images)
+    suppressed = suppress_small_classes(full, 0.4)
+    assert not torch.equal(suppressed, full)
+    torch.testing.assert_close(sample.seg_logits.data, suppressed)
+    assert torch.equal(sample.pred_sem_seg.data[0], suppressed.argmax(dim=0))
+
+
 def test_bad_vocabularies_and_training_are_refused():
     with pytest.raises(ValueError, match='no classes'):
         parse_vocabulary([])

@@ -13,5 +13,6 @@ model = dict(
     tower=dict(dense_path='naclip', naclip_sigma=5.0, pos_embed_resize='bicubic_offset'),
     logit_scale=40.0,
     background_threshold=0.1,
+    area_threshold=None,  # NACLIP has no area threshold (SCLIP's VOC21 config has)
     post_processor=dict(type='PAMR', num_iter=10, dilations=(8, 16)),
 )

@@ -17,8 +17,8 @@ classes = [
     'pottedplant', 'sheep', 'sofa', 'train', 'television monitor;tv monitor;monitor;television;screen',
 ]
 
-# SCLIP's configs/cfg_voc21.py: logit_scale=65, prob_thd=0.1 (and area_thd=0.1: not implemented, docs/protocols.md)
-model = dict(vocabulary=dict(classes=classes), logit_scale=65.0, background_threshold=0.1)
+# SCLIP's configs/cfg_voc21.py: logit_scale=65, prob_thd=0.1, area_thd=0.1
+model = dict(vocabulary=dict(classes=classes), logit_scale=65.0, background_threshold=0.1, area_threshold=0.1)
 
 test_pipeline = [
     dict(type='LoadImageFromFile'),

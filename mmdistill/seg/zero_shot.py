@@ -9,6 +9,7 @@ embeddings of the vocabulary's names, in the order of the peers' benchmark proto
                                                       (PAMR, with the image)
     p_n(x) = softmax_n(logit_scale * l_n(x))          one softmax over all names n of all classes
     P_c(x) = max_{n in names(c)} p_n(x)               synonyms: max over the class's names
+    P_c <- 0 for c >= 1 if |{x: argmax P(x) = c}| <= area_threshold * |{x: argmax P(x) >= 1}|   (optional, SCLIP)
     y(x) = argmax_c P_c(x), or 0 (background) where max_c P_c(x) < background_threshold
 
 ``order='probabilities'`` takes the softmax on the patch grid of each window and upsamples and averages the
@@ -66,6 +67,17 @@ def parse_vocabulary(classes: Union[str, dict, Sequence[ClassEntry]]) -> list[tu
     return entries
 
 
+def suppress_small_classes(probs: Tensor, threshold: float) -> Tensor:
+    """SCLIP's area threshold on one image's class probabilities ``(C, H, W)``, class 0 = background.
+
+    A class ``c >= 1`` keeps its probabilities only if more than ``threshold`` of the pixels whose argmax is not
+    background have argmax ``c``; the others are zeroed (their pixels go to the next most probable class).
+    """
+    area = torch.bincount(probs.argmax(dim=0).flatten(), minlength=probs.shape[0])[1:]  # (C - 1,)
+    keep = (area > threshold * area.sum()).to(probs.dtype)
+    return torch.cat([probs[:1], probs[1:] * keep.view(-1, 1, 1)])
+
+
 @MODELS.register_module()
 class ZeroShotSegmentor(BaseSegmentor):
     """Training-free segmentor: a frozen CLIP tower's dense map against text embeddings (see the module's equations).
@@ -80,6 +92,10 @@ class ZeroShotSegmentor(BaseSegmentor):
         logit_scale: multiplies the cosine similarities before the softmax.
         background_threshold: if set, pixels whose highest class probability is below it get
             label 0, so class 0 of every vocabulary must then be the background class.
+        area_threshold: if set (SCLIP's ``area_thd``; class 0 = background), per image, the probabilities of a
+            class other than 0 are zeroed when its argmax area is at most this fraction of the pixels whose
+            argmax is not background (:func:`suppress_small_classes`), before the argmax and the background
+            threshold.
         order: ``'logits'`` (the peers' protocol: upsample and average cosine logits, one softmax at the end) or
             ``'probabilities'`` (softmax on each window's patch grid, probabilities upsampled and averaged).
         post_processor: a registered refinement ``(images (B, 3, H, W), scores (B, S, H, W)) -> (B, S, H, W)``
@@ -91,6 +107,7 @@ class ZeroShotSegmentor(BaseSegmentor):
     def __init__(self, tower: ConfigType, vocabulary: dict, logit_scale: float = 50.0,
                  background_threshold: Optional[float] = None, order: str = 'logits',
                  post_processor: OptConfigType = None, test_cfg: OptConfigType = None,
+                 area_threshold: Optional[float] = None,
                  data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if order not in ORDERS:
@@ -99,6 +116,7 @@ class ZeroShotSegmentor(BaseSegmentor):
         self.text_cfg = dict(vocabulary['text'])
         self.logit_scale = logit_scale
         self.background_threshold = background_threshold
+        self.area_threshold = area_threshold
         self.order = order
         self.post_processor = MODELS.build(post_processor) if post_processor else None
         self.test_cfg = check_test_cfg(test_cfg)
@@ -196,6 +214,8 @@ class ZeroShotSegmentor(BaseSegmentor):
             images = [s.seg_logits.data[None] for s in super().postprocess_result(inputs, metas)]
         for sample, image in zip(samples, images):
             probs = self.probabilities(sample.seg_logits.data[None], image)[0]
+            if self.area_threshold is not None:
+                probs = suppress_small_classes(probs, self.area_threshold)
             top, label = probs.max(dim=0, keepdim=True)
             if self.background_threshold is not None:
                 label[top < self.background_threshold] = 0
