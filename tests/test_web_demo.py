@@ -10,35 +10,40 @@ import numpy as np
 import pytest
 import torch
 from train_helpers import load_tool
-from web_demo_models import TOWER, random_clip, small_models, small_world
+from web_demo_models import small_world
 
 from mmdistill.apis import OVDetInferencer, OVSegInferencer
 from mmdistill.apis.quickstart import load_main_job
 from mmdistill.apis.web_demo import (
     QUICKSTART_COMMAND,
     READOUTS,
+    WORLD_CONFIGS,
     DemoError,
     DemoModel,
     WebDemo,
     display_scale,
     parse_classes,
     quickstart_models,
+    random_world_models,
     read_image,
     upscale,
     world_examples,
 )
 
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_KINDS = ('training_free', 'catseg', 'c2s')
+TOWER = 'random tiny CLIP'
 
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp('web_demo')
     world = small_world(root)
-    clip = random_clip(root)
-    models = small_models(root, world, clip)
-    return dict(root=root, world=world, clip=clip, models={m.kind: m for m in models},
-                demo=WebDemo(models, device='cpu'), image=world_examples(world)[0])
+    models = random_world_models(world, str(root / 'models'), TOWER, repo=REPO)
+    assert [m.kind for m in models] == list(WORLD_CONFIGS)
+    return dict(root=root, world=world, clip=str(root / 'models' / 'tiny_clip.pt'),
+                models={m.kind: m for m in models}, demo=WebDemo(models, device='cpu'),
+                image=world_examples(world)[0])
 
 
 def seg_reference(model: DemoModel, image: str, texts: list, readout: str = 'value') -> np.ndarray:

@@ -13,11 +13,12 @@ import shutil
 
 import pytest
 from train_helpers import free_port
-from web_demo_models import random_clip, small_models, small_world
+from web_demo_models import small_world
 
-from mmdistill.apis.web_demo import WebDemo, display_scale, world_examples
+from mmdistill.apis.web_demo import WebDemo, display_scale, random_world_models, world_examples
 from mmdistill.utils import DownloadForbiddenError
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHROMIUM = os.environ.get('MMDISTILL_CHROMIUM', '/usr/bin/chromium')
 CHROMEDRIVER = os.environ.get('MMDISTILL_CHROMEDRIVER', '/usr/bin/chromedriver')
 INSTALL = 'bash tools/setup_browser.sh (as root: apt-get install -y chromium chromium-driver)'
@@ -55,7 +56,10 @@ def browser(tmp_path_factory):
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp('web_demo_browser')
     world = small_world(root)
-    demo = WebDemo(small_models(root, world, random_clip(root)), device='cpu')
+    models = random_world_models(world, str(root / 'models'), repo=REPO)
+    # a second tower for the training-free model: another random tiny CLIP
+    other = random_world_models(world, str(root / 'other'), 'random tiny CLIP (seed 1)', seed=1, repo=REPO)
+    demo = WebDemo(models + [m for m in other if m.kind == 'training_free'], device='cpu')
     examples = world_examples(world)
     port = free_port()
     page = demo.serve(examples, '127.0.0.1', port, prevent_thread_lock=True, quiet=True)
@@ -70,6 +74,17 @@ def overlay_src(driver) -> str:
 def natural_size(driver, elem_id: str) -> list:
     return driver.execute_script(f'const i = document.querySelector("#{elem_id} img"); '
                                  'return i && i.complete ? [i.naturalWidth, i.naturalHeight] : null;')
+
+
+def choose_tower(driver, wait, label: str) -> None:
+    """Open the tower menu and pick ``label``."""
+    from selenium.webdriver.common.by import By
+    driver.find_element(By.CSS_SELECTOR, '#tower input').click()
+    option = (f'//li[@data-testid="dropdown-option" and (normalize-space(.)="{label}" or '
+              f'normalize-space(.)="\u2713 {label}")]')  # the chosen one starts with a check mark
+    wait.until(lambda d: d.find_elements(By.XPATH, option))
+    driver.find_element(By.XPATH, option).click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, '#tower input').get_attribute('value') == label)
 
 
 def run_and_wait(driver, wait, vocabulary: str, model: str) -> None:
@@ -98,10 +113,15 @@ def test_segmentation_detection_affinity_and_errors_in_a_browser(browser, served
     driver.find_element(By.CSS_SELECTOR, '#image input[type=file]').send_keys(served['image'])
     wait.until(lambda d: natural_size(d, 'image'))
 
-    # training-free segmentation: the overlay at the image's size (96 x 96), every class in the legend
+    # training-free segmentation with the second tower and NACLIP: the overlay at 4 x the image's size (96 px),
+    # every class in the legend
+    driver.find_element(By.XPATH, '//*[@id="kind"]//label[contains(normalize-space(.), '
+                                  '"training-free segmentation")]').click()
+    choose_tower(driver, wait, 'random tiny CLIP (seed 1)')
+    driver.find_element(By.XPATH, '//*[@id="readout"]//label[contains(normalize-space(.), "NACLIP")]').click()
     run_and_wait(driver, wait, 'red circle, grass;lawn, sky', 'training-free segmentation')
     status = driver.find_element(By.ID, 'status').text
-    assert 'Error' not in status and 'training-free segmentation' in status
+    assert status.startswith('training-free segmentation with random tiny CLIP (seed 1) (NACLIP): '), status
     assert natural_size(driver, 'overlay') == [SHOWN, SHOWN]
     legend = driver.find_element(By.ID, 'legend').text
     for name in ('red circle', 'grass;lawn', 'sky'):
@@ -171,8 +191,7 @@ def test_the_main_jobs_models_in_a_browser(browser, tmp_path):
         wait.until(lambda d: natural_size(d, 'image'))
         driver.find_element(By.XPATH, '//*[@id="kind"]//label[contains(normalize-space(.), '
                                       '"training-free segmentation")]').click()
-        driver.find_element(By.CSS_SELECTOR, '#tower input').click()
-        driver.find_element(By.XPATH, f'//ul//li[normalize-space(.)="{clipself}"]').click()
+        choose_tower(driver, wait, clipself)
         driver.find_element(By.XPATH, '//*[@id="readout"]//label[contains(normalize-space(.), "NACLIP")]').click()
         vocabulary = 'red circle, blue heart, striped square, brick wall, wooden floor, grass;lawn, sky'
         run_and_wait(driver, wait, vocabulary, 'training-free segmentation')

@@ -182,6 +182,43 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
     return models
 
 
+WORLD_CONFIGS = {  # the main job's downstream configs on the synthetic world
+    'fvit': 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py',
+    'training_free': 'configs/maskclip/maskclip_tinyclip-p12_synthetic-192.py',
+    'catseg': 'configs/catseg/catseg_tinyclip-p12_1xb4-400_synthetic-96.py',
+    'c2s': 'configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+}
+
+
+def random_world_models(world: str, out_dir: str, tower: str = 'random tiny CLIP', seed: int = 0,
+                        repo: str = '.') -> list[DemoModel]:
+    """One model of each kind from the world configs with seeded random weights (a random tiny CLIP and random
+    heads, written to ``out_dir``): the main job's models in size and speed, for tests and timings."""
+    from mmdet.registry import MODELS as DET_MODELS
+    from mmengine.registry import DefaultScope
+    from mmseg.registry import MODELS as SEG_MODELS
+
+    from ..clip import build_clip_model
+    from .quickstart import ARCH, CONFIG_TINY_CLIP, load_run_config
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(seed)
+    clip = osp.join(out_dir, 'tiny_clip.pt')
+    torch.save(build_clip_model(ARCH).state_dict(), clip)
+    models = []
+    for kind, config in WORLD_CONFIGS.items():
+        cfg = load_run_config(osp.join(repo, config), osp.join(out_dir, kind), world, {CONFIG_TINY_CLIP: clip})
+        checkpoint = None
+        if kind != 'training_free':
+            torch.manual_seed(seed)
+            registry, scope = (DET_MODELS, 'mmdet') if kind == 'fvit' else (SEG_MODELS, 'mmseg')
+            with DefaultScope.overwrite_default_scope(scope):
+                state = registry.build(cfg.model).state_dict()
+            checkpoint = osp.join(out_dir, f'{kind}.pth')
+            torch.save(dict(state_dict=state), checkpoint)
+        models.append(DemoModel(model_kind(cfg), tower, cfg, checkpoint))
+    return models
+
+
 def _trained_models(section, work_dir: str, tower_list: list[tuple[str, str, bool]]) -> list[DemoModel]:
     """The downstream models a trained section of the main job left: named by their tower where the section
     puts one in (F-ViT, Cat-Seg), else by the row of their config (C2S and the seen-only student)."""
