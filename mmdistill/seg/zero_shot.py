@@ -1,7 +1,7 @@
 """Training-free open-vocabulary semantic segmentation (MaskCLIP / SCLIP / ClearCLIP / NACLIP) in mmseg 1.x.
 
 Every pixel is classified by the cosine similarity between the tower's dense CLIP-space map and the text
-embeddings of the vocabulary's names, in the order of the peers' benchmark protocol (``order='logits'``)::
+embeddings of the vocabulary's names, in the order of the peers' benchmark protocol (SCLIP / ClearCLIP / NACLIP)::
 
     l_n^w = up_w(cos(dense(w), t_n))                  per window w: cosines on the patch grid, bilinear to w
     l_n(x) = 1 / |W(x)| * sum_{w in W(x)} l_n^w(x)    averaged over the windows covering x (whole: one window)
@@ -12,9 +12,9 @@ embeddings of the vocabulary's names, in the order of the peers' benchmark proto
     P_c <- 0 for c >= 1 if |{x: argmax P(x) = c}| <= area_threshold * |{x: argmax P(x) >= 1}|   (optional, SCLIP)
     y(x) = argmax_c P_c(x), or 0 (background) where max_c P_c(x) < background_threshold
 
-``order='probabilities'`` takes the softmax on the patch grid of each window and upsamples and averages the
-class probabilities ``P`` instead (an earlier order of this project). ``pred_sem_seg`` / ``seg_logits`` (the
-class probabilities) come out at the original image size, so mmseg's ``IoUMetric`` works unchanged.
+``pred_sem_seg`` / ``seg_logits`` (the class probabilities) come out at the original image size, so mmseg's
+``IoUMetric`` works unchanged. (An earlier order of this project took the softmax on each window's patch grid
+and averaged upsampled probabilities; it gives other numbers on the same input and was dropped for the peers'.)
 """
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from ..utils import module_device
 from .inference import check_test_cfg, slide_inference
 
 ClassEntry = Union[str, Sequence[str]]
-ORDERS = ('logits', 'probabilities')
 
 
 def parse_vocabulary(classes: Union[str, dict, Sequence[ClassEntry]]) -> list[tuple[str, ...]]:
@@ -96,28 +95,22 @@ class ZeroShotSegmentor(BaseSegmentor):
             class other than 0 are zeroed when its argmax area is at most this fraction of the pixels whose
             argmax is not background (:func:`suppress_small_classes`), before the argmax and the background
             threshold.
-        order: ``'logits'`` (the peers' protocol: upsample and average cosine logits, one softmax at the end) or
-            ``'probabilities'`` (softmax on each window's patch grid, probabilities upsampled and averaged).
-        post_processor: a registered refinement ``(images (B, 3, H, W), scores (B, S, H, W)) -> (B, S, H, W)``
-            applied at the original image size to what the softmax will read (e.g. ``dict(type='PAMR')``).
+        post_processor: a registered refinement ``(images (B, 3, H, W), cosines (B, N, H, W)) -> (B, N, H, W)``
+            applied at the original image size before the softmax (e.g. ``dict(type='PAMR')``).
         test_cfg: ``dict(mode='whole')`` or ``dict(mode='slide', crop_size=(h, w), stride=(sh, sw))``
             (:func:`~mmdistill.seg.inference.check_test_cfg`).
     """
 
     def __init__(self, tower: ConfigType, vocabulary: dict, logit_scale: float = 50.0,
-                 background_threshold: Optional[float] = None, order: str = 'logits',
-                 post_processor: OptConfigType = None, test_cfg: OptConfigType = None,
-                 area_threshold: Optional[float] = None,
+                 background_threshold: Optional[float] = None, post_processor: OptConfigType = None,
+                 test_cfg: OptConfigType = None, area_threshold: Optional[float] = None,
                  data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if order not in ORDERS:
-            raise ValueError(f'order must be one of {ORDERS}, got {order!r}')
         self.tower = MODELS.build(dict(tower, trainable='none'))
         self.text_cfg = dict(vocabulary['text'])
         self.logit_scale = logit_scale
         self.background_threshold = background_threshold
         self.area_threshold = area_threshold
-        self.order = order
         self.post_processor = MODELS.build(post_processor) if post_processor else None
         self.test_cfg = check_test_cfg(test_cfg)
         self.align_corners = False  # read by mmseg's postprocess_result
@@ -167,8 +160,7 @@ class ZeroShotSegmentor(BaseSegmentor):
         return out.scatter_reduce(1, index, probs, reduce='amax')
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: Optional[list[dict]] = None) -> Tensor:
-        """Images ``(B, 3, H, W)`` -> what the windows average, at the input size: cosines ``(B, N, H, W)``
-        (``order='logits'``) or class probabilities ``(B, C, H, W)``.
+        """Images ``(B, 3, H, W)`` -> cosines with every name ``(B, N, H, W)`` at the input size.
 
         The images are zero-padded (bottom / right) to whole patches for the tower; the patch-grid map is
         upsampled bilinearly to the padded size and cropped back.
@@ -176,14 +168,12 @@ class ZeroShotSegmentor(BaseSegmentor):
         h, w = inputs.shape[-2:]
         p = self.tower.stride
         padded = F.pad(inputs, (0, -w % p, 0, -h % p))
-        maps = self.name_logits(self.extract_feat(padded))
-        if self.order == 'probabilities':
-            maps = self.class_probabilities(maps)
-        maps = F.interpolate(maps, size=padded.shape[-2:], mode='bilinear', align_corners=self.align_corners)
-        return maps[..., :h, :w]
+        logits = F.interpolate(self.name_logits(self.extract_feat(padded)), size=padded.shape[-2:], mode='bilinear',
+                               align_corners=self.align_corners)
+        return logits[..., :h, :w]
 
     def inference(self, inputs: Tensor) -> Tensor:
-        """:meth:`encode_decode` of the batch ``(B, 3, H, W)``, averaged over windows by ``test_cfg.mode``.
+        """Cosines ``(B, N, H, W)`` of the batch ``(B, 3, H, W)``, averaged over windows by ``test_cfg.mode``.
 
         All windows have one size, so the windows of all images go through the tower in one forward.
         """
@@ -193,18 +183,18 @@ class ZeroShotSegmentor(BaseSegmentor):
         return slide_inference(self.encode_decode, inputs, cfg.crop_size, cfg.stride, size=cfg.size,
                                global_view=cfg.global_view)
 
-    def probabilities(self, maps: Tensor, images: Tensor) -> Tensor:
-        """Averaged maps ``(B, S, H, W)`` (see :meth:`inference`) and the images ``(B, 3, H, W)`` at their
-        size -> class probabilities ``(B, C, H, W)``: post-processing, then (``order='logits'``) the softmax."""
+    def probabilities(self, logits: Tensor, images: Tensor) -> Tensor:
+        """Averaged cosines ``(B, N, H, W)`` (see :meth:`inference`) and the images ``(B, 3, H, W)`` at their
+        size -> class probabilities ``(B, C, H, W)``: post-processing, then the softmax and the synonyms' max."""
         if self.post_processor is not None:
-            maps = self.post_processor(images, maps)
-        return self.class_probabilities(maps) if self.order == 'logits' else maps
+            logits = self.post_processor(images, logits)
+        return self.class_probabilities(logits)
 
     # ------------------------------------------------------------ mmseg entries
     def predict(self, inputs: Tensor, data_samples: OptSampleList = None) -> SampleList:
         """Segment a batch ``(B, 3, H, W)``; results at each sample's ``ori_shape``.
 
-        mmseg's ``postprocess_result`` unpads and resizes the averaged maps (and, for the post-processor, the
+        mmseg's ``postprocess_result`` unpads and resizes the averaged cosines (and, for the post-processor, the
         images); then the class probabilities, their argmax and the background threshold.
         """
         samples = super().postprocess_result(self.inference(inputs), data_samples)

@@ -1,14 +1,15 @@
-"""The training-free segmentation table (towers x readouts) under protocol variants: inference order, position
-resize, post-processing, whole image or sliding windows; one process, one ``Runner.test()`` per cell.
+"""The training-free segmentation table (towers x readouts) under protocol variants: position resize,
+post-processing, whole image or sliding windows; one process, one ``Runner.test()`` per cell.
 
     python tools/analysis/zero_shot_protocol.py configs/maskclip/maskclip_tinyclip-p12_synthetic-192.py \\
         --row "tiny CLIP=work_dirs/quickstart/tiny_clip.pt@value,sclip,clearclip,naclip" \\
         --row "CLIPSelf=work_dirs/quickstart/towers/<tower>.pt@value" --out work_dirs/zero_shot_protocol
 
-Variants (``--variants``): ``old`` (softmax on the patch grid, probabilities upsampled and averaged, timm's
-antialiased position resize), ``order`` (the peers' order: cosine logits upsampled and averaged, one softmax),
-``resize`` (the peers' order and SCLIP / NACLIP's position resize), ``pamr`` (``resize`` plus PAMR, 10 steps,
-dilations 8 and 16). Modes (``--modes``): ``whole``, and ``slide`` (``--crop`` px windows every ``--stride`` px).
+Variants (``--variants``), all in the peers' inference order (cosine logits upsampled and averaged, one
+softmax): ``timm`` (timm's antialiased position resize), ``resize`` (SCLIP / ClearCLIP / NACLIP's bicubic
+resize with the +0.1 scale factor), ``pamr`` (``resize`` plus PAMR, 10 steps, dilations 8 and 16). The numbers
+of the earlier order (softmax on the patch grid, probabilities averaged) are in docs/benchmarks.md.
+Modes (``--modes``): ``whole``, and ``slide`` (``--crop`` px windows every ``--stride`` px).
 Writes ``results.json`` (resumable: cells already there are not run again) and ``results.md`` to ``--out``.
 """
 from __future__ import annotations
@@ -29,10 +30,9 @@ import mmdistill  # noqa: E402,F401  (compat fixes before any config is read)
 from mmdistill.apis.seg_benchmarks import OK, run_benchmark  # noqa: E402
 
 VARIANTS = {
-    'old': {'model.order': 'probabilities', 'model.tower.pos_embed_resize': 'timm'},
-    'order': {'model.order': 'logits', 'model.tower.pos_embed_resize': 'timm'},
-    'resize': {'model.order': 'logits', 'model.tower.pos_embed_resize': 'bicubic_offset'},
-    'pamr': {'model.order': 'logits', 'model.tower.pos_embed_resize': 'bicubic_offset',
+    'timm': {'model.tower.pos_embed_resize': 'timm'},
+    'resize': {'model.tower.pos_embed_resize': 'bicubic_offset'},
+    'pamr': {'model.tower.pos_embed_resize': 'bicubic_offset',
              'model.post_processor': dict(type='PAMR', num_iter=10, dilations=(8, 16))},
 }
 MODES = ('whole', 'slide')
@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='test config of a ZeroShotSegmentor')
     parser.add_argument('--row', type=parse_row, action='append', required=True, help='LABEL=CHECKPOINT[@readouts]')
-    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=['old', 'order', 'resize'])
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS), default=['timm', 'resize'])
     parser.add_argument('--modes', nargs='+', choices=MODES, default=list(MODES))
     parser.add_argument('--crop', type=int, default=96, help='slide window side, px')
     parser.add_argument('--stride', type=int, default=64, help='slide stride, px')
