@@ -10,12 +10,12 @@
    ``data/`` and ``work_dirs/`` of every path); with ``data_root`` the user's own data replaces ``data/``
    instead, and every file and folder the config names must exist (:func:`check_data_paths`);
 3. *shrinking* (unless ``real_size``): only what costs time changes, never a registered type, a dataset
-   class, a transform, a metric or a hook: text towers get an open_clip config of the same family with width
-   64 and 2 blocks (the text embedding size is kept, so heads and classifiers keep their shapes), image / crop
-   / window sizes above 224 px are divided by 4 (at least 224, multiples of 32), prompt-template sets keep
-   their first 2 templates, batch sizes are at most 2 and data loaders use no worker process. Image towers
-   keep their width and depth: configs name their blocks (F-ViT's ``out_indices``, the Refiner's layers)
-   and channel counts (the FPN's ``in_channels``);
+   class, a transform, a metric or a hook: CLIP towers get an open_clip config of the same family and
+   classes 64 wide (image towers keep their depth and patch size, since configs name their blocks; text
+   towers keep 2 blocks; the embedding size is kept, and a neck fed by the tower follows its width), stock
+   mmseg students one block per stage, image / crop / window sizes above 224 px are divided by 4 (at least
+   224, multiples of 32), prompt-template sets keep their first 2 templates, RPN proposals and RoI samples
+   are at most 100, batch sizes at most 2, and data loaders use no worker process (docs/config_check.md);
 4. runs one training epoch / iteration on the 2 generated images, one validation and one test (the loops the
    config has), timing each step and recording its peak memory (process RSS high-water mark on CPU, CUDA
    max allocated on a GPU); every loss logged in training must be finite.
