@@ -87,10 +87,16 @@ def spread(num_classes: int, count: int = 4) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------------------- COCO
+def object_boxes(index: int, size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """The objects of image ``index``: 4 blocks, or 3 on odd images (per-image arrays of different lengths, as in
+    real data)."""
+    return region_boxes(size)[:4 - index % 2]
+
+
 def coco_instances(split: str, size: tuple[int, int], categories: list[dict], labelled: list[int],
                    num: int = NUM_IMAGES, lvis: bool = False) -> dict:
-    """A COCO (or LVIS v1) instances document: ``num`` images, one box + polygon per block, classes
-    ``labelled`` (category indices) in turn."""
+    """A COCO (or LVIS v1) instances document: ``num`` images, one box + polygon per object
+    (:func:`object_boxes`), classes ``labelled`` (category indices) in turn."""
     h, w = size
     images, annotations = [], []
     for i, name in enumerate(image_names(split, num)):
@@ -101,7 +107,7 @@ def coco_instances(split: str, size: tuple[int, int], categories: list[dict], la
         else:
             image['file_name'] = f'{name}.jpg'
         images.append(image)
-        for j, (x1, y1, x2, y2) in enumerate(region_boxes(size)):
+        for j, (x1, y1, x2, y2) in enumerate(object_boxes(i, size)):
             category = categories[labelled[(i + j) % len(labelled)]]
             annotations.append(dict(id=len(annotations) + 1, image_id=i + 1, category_id=category['id'],
                                     bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), iscrowd=0,
@@ -174,7 +180,7 @@ def write_proposals(path: str, size: tuple[int, int], num: int = NUM_IMAGES) -> 
         return
     entries = []
     for image_id in range(1, num + 1):
-        for j, (x1, y1, x2, y2) in enumerate(region_boxes(size) + [(0, 0, size[1] // 2, size[0] // 2)]):
+        for j, (x1, y1, x2, y2) in enumerate(object_boxes(image_id - 1, size) + [(0, 0, size[1] // 2, size[0] // 2)]):
             entries.append(dict(image_id=image_id, bbox=[x1, y1, x2 - x1, y2 - y1], score=1.0 - 0.1 * j,
                                 category_id=1))
     write_json(path, entries)
@@ -216,7 +222,7 @@ def write_coco_panoptic(ds: dict, size: tuple[int, int]) -> None:
     for i, name in enumerate(names):
         ids = np.zeros(size, dtype=np.int64)
         segments = []
-        for j, (x1, y1, x2, y2) in enumerate(region_boxes(size)):
+        for j, (x1, y1, x2, y2) in enumerate(object_boxes(i, size)):
             segment_id = j + 1 + 10 * i
             ids[y1:y2, x1:x2] = segment_id
             category = categories[labelled[(i + j) % len(labelled)]]
