@@ -541,18 +541,6 @@ class WebDemo:
         os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')  # nothing leaves the machine
         import gradio as gr
 
-        class ImageUpload(gr.Image):
-            """``gr.Image`` whose upload of a file that is not an image reaches :meth:`WebDemo.run` (which says
-            so in the page) instead of failing in Gradio's decoding."""
-
-            is_template = True  # drawn by the frontend's Image component
-
-            def preprocess(self, payload):
-                try:
-                    return super().preprocess(payload)
-                except (OSError, ValueError, SyntaxError):
-                    return None if payload is None or payload.path is None else str(payload.path)
-
         kinds = self.kinds
 
         def menus(kind: str) -> tuple:
@@ -569,8 +557,9 @@ class WebDemo:
                         'a tower, then Run. Click the overlay for the affinity map of a point.')
             with gr.Row():
                 with gr.Column():
-                    image = ImageUpload(type='filepath', label='Image', sources=['upload', 'clipboard'],
-                                        height=IMAGE_HEIGHT, elem_id='image')
+                    image = gr.Image(type='filepath', label='Image', sources=['upload', 'clipboard'],
+                                     height=IMAGE_HEIGHT, elem_id='image')
+                    image.preprocess = _lenient_decoding(image.preprocess)
                     if examples:
                         gr.Examples([[path] for path in examples], inputs=[image], label="The world's val images",
                                     examples_per_page=len(examples))
@@ -610,6 +599,20 @@ class WebDemo:
         page.launch(server_name=host, server_port=port, ssr_mode=False, share=False, css=PAGE_CSS,
                     allowed_paths=allowed, **launch_options)
         return page
+
+
+def _lenient_decoding(decode):
+    """Gradio's decoding of an uploaded image, or the file's path when it is not an image: :meth:`WebDemo.run`
+    then says so in the page instead of Gradio failing on it. (Set on the component instance: a subclass of a
+    Gradio component would make Gradio write a type stub next to this module.)"""
+
+    def preprocess(payload):
+        try:
+            return decode(payload)
+        except (OSError, ValueError, SyntaxError):
+            return None if payload is None or payload.path is None else str(payload.path)
+
+    return preprocess
 
 
 def world_examples(world: str, num: int = 8) -> list[str]:

@@ -20,6 +20,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 os.environ.setdefault('GRADIO_ANALYTICS_ENABLED', 'False')
 
+import torch  # noqa: E402
+
 from mmdistill.apis.web_demo import WebDemo, config_model, quickstart_models, world_examples  # noqa: E402
 
 
@@ -47,11 +49,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--device', default=None, help='e.g. cuda:0 or cpu (default: cuda if available)')
+    parser.add_argument('--threads', type=int, default=None,
+                        help="torch's CPU threads (default: torch's; 1 is fastest on a busy machine, "
+                             'docs/benchmarks.md)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.models:
         models = [config_model(config, checkpoint) for config, checkpoint in args.models]
     else:
