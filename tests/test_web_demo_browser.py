@@ -198,7 +198,7 @@ def test_the_main_jobs_models_in_a_browser(browser, tmp_path):
     try:
         driver.get(page.local_url)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '#image input[type=file]'))
-        driver.find_element(By.CSS_SELECTOR, '#image input[type=file]').send_keys(examples[1])
+        driver.find_element(By.CSS_SELECTOR, '#image input[type=file]').send_keys(os.path.abspath(examples[1]))
         wait.until(lambda d: natural_size(d, 'image'))
         driver.find_element(By.XPATH, '//*[@id="kind"]//label[contains(normalize-space(.), '
                                       '"training-free segmentation")]').click()
