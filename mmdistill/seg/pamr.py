@@ -35,6 +35,11 @@ def neighbourhoods(x: Tensor, dilations: Sequence[int]) -> Tensor:
     return torch.stack(rows, dim=1).view(b, c, len(dilations), 9, h, w)
 
 
+def neighbour_offsets(dilations: Sequence[int]) -> list[tuple[int, int, int]]:
+    """``(d, dy, dx)`` of the ``8 D`` neighbours, in the order of :func:`drop_centre`'s ``P`` axis."""
+    return [(d, (k // 3 - 1) * d, (k % 3 - 1) * d) for d in dilations for k in range(9) if k != CENTRE]
+
+
 def drop_centre(patches: Tensor) -> Tensor:
     """``(B, C, D, 9, H, W)`` neighbourhoods -> the ``P = 8 D`` neighbours ``(B, C, P, H, W)``."""
     return torch.cat([patches[:, :, :, :CENTRE], patches[:, :, :, CENTRE + 1:]], dim=3).flatten(2, 3)
@@ -65,11 +70,21 @@ class PAMR(BaseModule):
         return kernel.softmax(dim=1)
 
     def forward(self, images: Tensor, scores: Tensor) -> Tensor:
-        """Refined scores ``(B, C, H, W)``; ``scores`` are first resized (bilinear) to the images' size."""
+        """Refined scores ``(B, C, H, W)``; ``scores`` are first resized (bilinear) to the images' size.
+
+        Each step adds the ``8 D`` shifted copies of the padded scores, weighted, in place: no ``(B, C, 8 D, H, W)``
+        tensor is made (its memory traffic is what a step costs).
+        """
         if scores.shape[-2:] != images.shape[-2:]:
             scores = F.interpolate(scores, size=images.shape[-2:], mode='bilinear', align_corners=True)
-        alpha = self.affinities(images)[:, None]  # (B, 1, P, H, W)
+        h, w = scores.shape[-2:]
+        alpha = self.affinities(images)  # (B, P, H, W), P in the order of `neighbour_offsets`
+        offsets = neighbour_offsets(self.dilations)
         out = scores.float()
         for _ in range(self.num_iter):
-            out = (drop_centre(neighbourhoods(out, self.dilations)) * alpha).sum(dim=2)
+            padded = {d: F.pad(out, [d] * 4, mode='replicate') for d in self.dilations}
+            step = torch.zeros_like(out)
+            for k, (d, dy, dx) in enumerate(offsets):
+                step.addcmul_(alpha[:, k:k + 1], padded[d][..., d + dy:d + dy + h, d + dx:d + dx + w])
+            out = step
         return out.to(scores.dtype)
