@@ -21,6 +21,7 @@ from mmdistill.apis.web_demo import (
     DemoError,
     DemoModel,
     WebDemo,
+    config_model,
     display_scale,
     parse_classes,
     quickstart_models,
@@ -305,3 +306,21 @@ def test_main_job_models_answer_within_a_second():
         demo.predict(images[0], texts, model.kind, model.tower)  # loads it and embeds the vocabulary
         seconds = [demo.predict(image, texts, model.kind, model.tower).seconds for image in images]
         assert sorted(seconds)[len(seconds) // 2] < 1.0, (model.kind, model.tower, seconds)
+
+
+def test_real_scale_configs_on_the_command_line(tmp_path):
+    """``--config`` / ``--checkpoint`` take any scale: the kind comes from the model's type."""
+    expected = {'configs/fvit/fvit_eva02-b16_fpn_8xb8-3e_ov-coco-640.py': 'fvit',
+                'configs/maskclip/maskclip_vit-b16-openai_voc21-336.py': 'training_free',
+                'configs/catseg/catseg_vit-b16-openai_eval-ade150-640.py': 'catseg',
+                'configs/c2s/c2s_segformer-mit-b4_8xb2-20k_voc15-5-512x512.py': 'c2s'}
+    for config, kind in expected.items():
+        model = config_model(osp.join(REPO, config), 'weights.pth')
+        assert (model.kind, model.checkpoint) == (kind, 'weights.pth'), config
+        assert model.tower == f'{osp.splitext(osp.basename(config))[0]} + weights.pth'
+    stock = tmp_path / 'stock.py'
+    stock.write_text("model = dict(type='EncoderDecoder')\n")
+    with pytest.raises(DemoError, match="model type 'EncoderDecoder' is not one the demo runs"):
+        config_model(str(stock))
+    with pytest.raises(FileNotFoundError, match='config not found'):
+        config_model(str(tmp_path / 'missing.py'))

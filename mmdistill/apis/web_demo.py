@@ -170,8 +170,7 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
         if section.train:
             models += _trained_models(section, work_dir, tower_list)
             continue
-        cfg = Config.fromfile(section.config)
-        if cfg.model.get('type') != 'ZeroShotSegmentor':
+        if Config.fromfile(section.config).model.get('type') != 'ZeroShotSegmentor':
             continue
         for label, checkpoint, own_text in tower_list:
             cfg = load_run_config(section.config, work_dir, world, {CONFIG_TINY_CLIP: tiny})
@@ -179,6 +178,34 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
             if own_text:
                 cfg.model.vocabulary.text.checkpoint = checkpoint
             models.append(DemoModel('training_free', label, cfg))
+    return models
+
+
+def _trained_models(section, work_dir: str, tower_list: list[tuple[str, str, bool]]) -> list[DemoModel]:
+    """The downstream models a trained section of the main job left: named by their tower where the section
+    puts one in (F-ViT, Cat-Seg), else by the row of their config (C2S and the seen-only student)."""
+    models, labels = [], set()
+    runs = sorted(glob.glob(osp.join(work_dir, section.name, 'seed*_*', 'last_checkpoint')),
+                  key=lambda p: -os.stat(p).st_mtime)  # newest first: a stale run of an older config is shadowed
+    for done in runs:
+        seed = SEED_DIR.match(osp.basename(osp.dirname(done)))
+        checkpoint = open(done).read().strip()
+        if seed is None or not osp.isfile(checkpoint):
+            continue
+        cfg = run_config(checkpoint)
+        if section.tower_key:
+            tower = _get(cfg, section.tower_key)
+            label = next((name for name, path, _ in tower_list if _same_file(tower, path)), None)
+            label = label or osp.splitext(osp.basename(str(tower)))[0]
+        else:
+            name = osp.basename(cfg.filename or '')
+            label = next((row.label for row in section.rows if osp.basename(row.config or section.config) == name),
+                         osp.splitext(name)[0] or section.name)
+        if int(seed['seed']) and f'(seed {seed["seed"]})' not in label:
+            label += f' (seed {seed["seed"]})'
+        if label not in labels:
+            labels.add(label)
+            models.append(DemoModel(model_kind(cfg), label, cfg, checkpoint))
     return models
 
 
@@ -216,34 +243,6 @@ def random_world_models(world: str, out_dir: str, tower: str = 'random tiny CLIP
             checkpoint = osp.join(out_dir, f'{kind}.pth')
             torch.save(dict(state_dict=state), checkpoint)
         models.append(DemoModel(model_kind(cfg), tower, cfg, checkpoint))
-    return models
-
-
-def _trained_models(section, work_dir: str, tower_list: list[tuple[str, str, bool]]) -> list[DemoModel]:
-    """The downstream models a trained section of the main job left: named by their tower where the section
-    puts one in (F-ViT, Cat-Seg), else by the row of their config (C2S and the seen-only student)."""
-    models, labels = [], set()
-    runs = sorted(glob.glob(osp.join(work_dir, section.name, 'seed*_*', 'last_checkpoint')),
-                  key=lambda p: -os.stat(p).st_mtime)  # newest first: a stale run of an older config is shadowed
-    for done in runs:
-        seed = SEED_DIR.match(osp.basename(osp.dirname(done)))
-        checkpoint = open(done).read().strip()
-        if seed is None or not osp.isfile(checkpoint):
-            continue
-        cfg = run_config(checkpoint)
-        if section.tower_key:
-            tower = _get(cfg, section.tower_key)
-            label = next((name for name, path, _ in tower_list if _same_file(tower, path)), None)
-            label = label or osp.splitext(osp.basename(str(tower)))[0]
-        else:
-            name = osp.basename(cfg.filename or '')
-            label = next((row.label for row in section.rows if osp.basename(row.config or section.config) == name),
-                         osp.splitext(name)[0] or section.name)
-        if int(seed['seed']) and f'(seed {seed["seed"]})' not in label:
-            label += f' (seed {seed["seed"]})'
-        if label not in labels:
-            labels.add(label)
-            models.append(DemoModel(model_kind(cfg), label, cfg, checkpoint))
     return models
 
 
