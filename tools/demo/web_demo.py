@@ -67,7 +67,8 @@ def main(argv=None) -> None:
         except FileNotFoundError as exc:
             sys.exit(f'web_demo: {exc}')
     print(f'{len(models)} models: ' + '; '.join(f'{m.kind} / {m.tower}' for m in models))
-    WebDemo(models, device=args.device).serve(world_examples(args.world), args.host, args.port)
+    print(f'serving on http://{args.host}:{args.port} (Ctrl+C stops it)', flush=True)
+    WebDemo(models, device=args.device).serve(world_examples(args.world), args.host, args.port, quiet=True)
 
 
 if __name__ == '__main__':
