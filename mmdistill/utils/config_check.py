@@ -38,7 +38,7 @@ from mmengine.config import Config
 
 CHECKPOINT_KEYS = ('checkpoint', 'pretrained')
 SIZE_KEYS = ('scale', 'img_scale', 'crop_size', 'size', 'image_size', 'student_size', 'teacher_size', 'tile_size',
-             'global_size', 'local_size', 'stride')
+             'global_size', 'local_size', 'stride', 'pad_size_divisor')  # F-ViT pads to its square image size
 MIN_SIZE = 224
 SIZE_FACTOR = 4
 WIDTH, TEXT_LAYERS = 64, 2
