@@ -7,8 +7,13 @@ divided by 4, 64-wide text towers, batches of at most 2. The test fails if the m
 training step, the validation or the test raises, or a logged loss is not finite. All generated data sets
 share one folder for the session (a data root is written once).
 
-The configs whose check took more than SLOW_SECONDS on an AVX-512 Xeon with 2 cores are marked slow
-(``SLOW``: CI runs them with ``-m slow``); the timings of both sets are in docs/benchmarks.md.
+Timings (AVX-512 Intel Xeon, 2 cores shared with other jobs: load average about 10 during the run, so
+numbers on an idle machine are lower): the 30 configs that each took under 14 s form the fast set, 226 s in
+all (synthetic-world configs, the training-free zero-shot configs, CLIPSelf and the dense zero-shot
+evaluation); the other 71 are marked slow (``SLOW``; CI runs them with ``-m slow``), about 77 min in all: the
+slowest are C2S on SegFormer-B4 (30-190 s each, the NEL loss over 156-171 classes at full label size), the
+RPN and the EVA02-L / DINOv2 distillation configs (120-160 s) and Cat-Seg (about 60-120 s). Per-config
+timings: docs/config_check.md.
 """
 import glob
 import os.path as osp
@@ -21,8 +26,79 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for pattern in ('configs/**/*.py', 'projects/*/configs/**/*.py')
                  for p in glob.glob(osp.join(REPO, pattern), recursive=True)
                  if '_base_' not in p.split(osp.sep) and not p.endswith('main_job.py'))
-SLOW_SECONDS = 10
-SLOW: set[str] = set()
+SLOW = {  # 14 s or more each (module doc)
+    'configs/atas/atas_eva02_b16_coco.py',
+    'configs/atas/atas_vitb16_openai_coco.py',
+    'configs/atas/atas_vitb16_openai_image-folder.py',
+    'configs/c2s/ablations/c2s-cls-mlp_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-cls-no-calibrator_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'configs/c2s/ablations/c2s-cls-no-calibrator_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-cosine-distill_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-froster-distill_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-global-only_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'configs/c2s/ablations/c2s-keys-global_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-keys-local_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-l2-distill_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-local-only_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'configs/c2s/ablations/c2s-no-latent-embedding_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'configs/c2s/ablations/c2s-no-latent-embedding_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-prototypes-mlp_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'configs/c2s/ablations/c2s-prototypes-mlp_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s-prototypes-no-calibrator_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/c2s_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/ablations/seen-only_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
+    'configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'configs/c2s/c2s_segformer-mit-b4_8xb2-20k_voc15-5-512x512.py',
+    'configs/c2s/c2s_segformer-mit-b4_8xb2-40k_context49-10-512x512.py',
+    'configs/c2s/c2s_segformer-mit-b4_8xb2-80k_coco-stuff156-15-512x512.py',
+    'configs/c2s/c2s_segnext-mscan-b_8xb2-20k_voc15-5-512x512.py',
+    'configs/c2s/c2s_setr-vit-b-mla_8xb2-20k_voc15-5-512x512.py',
+    'configs/c2s/c2s_setr-vit-b-mla_8xb2-40k_context49-10-512x512.py',
+    'configs/c2s/c2s_setr-vit-b-mla_8xb2-80k_coco-stuff156-15-512x512.py',
+    'configs/catseg/catseg-vanilla_vit-b16-openai_1xb4-80k_ade150-384.py',
+    'configs/catseg/catseg_tinyclip-p12_1xb4-400_synthetic-96.py',
+    'configs/catseg/catseg_vit-b16-openai_1xb4-80k_ade150-384.py',
+    'configs/catseg/catseg_vit-b16-openai_1xb4-80k_coco-stuff171-384.py',
+    'configs/catseg/catseg_vit-b16-openai_eval-ade150-640.py',
+    'configs/catseg/catseg_vit-b16-openai_eval-ade847-640.py',
+    'configs/catseg/catseg_vit-b16-openai_eval-context459-640.py',
+    'configs/catseg/catseg_vit-b16-openai_eval-context59-640.py',
+    'configs/catseg/catseg_vit-b16-openai_eval-context59-synonyms-640.py',
+    'configs/catseg/catseg_vit-b16-openai_eval-voc20-640.py',
+    'configs/catseg/catseg_vit-b16-openai_eval-voc20-synonyms-640.py',
+    'configs/fvit/fvit_eva02-b16_fpn_8xb8-3e_ov-coco-640.py',
+    'configs/fvit/fvit_eva02-b16_fpn_8xb8-48e_ov-lvis-1024.py',
+    'configs/fvit/fvit_eva02-l14_fpn_8xb8-3e_ov-coco-896.py',
+    'configs/fvit/fvit_eva02-l14_fpn_8xb8-48e_ov-lvis-896.py',
+    'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py',
+    'configs/fvit/fvit_vitb16-openai_fpn_8xb8-3e_ov-coco-640.py',
+    'configs/maskclip/maskclip_tinyclip-p12_synthetic-192.py',
+    'configs/maskclip/maskclip_vit-b16-openai_voc21-336.py',
+    'configs/quickstart/tiny_clip_pretrain_synthetic.py',
+    'configs/refiner/refiner_eva02_b16_coco.py',
+    'configs/regiontext/r_sc_regiontext_eva02_b16_coco.py',
+    'configs/regiontext/regiontext_eva02_b16_coco.py',
+    'configs/regiontext/regiontext_synthetic.py',
+    'configs/rpn/rpn_r50_fpn_1x_coco_base.py',
+    'configs/scd/r_sc_clipself_eva02_b16_coco.py',
+    'configs/scd/r_sc_clipself_eva02_l14_coco.py',
+    'configs/scd/r_sc_clipself_synthetic.py',
+    'configs/scd/r_sc_clipself_vitb16_openai_coco.py',
+    'configs/scd/r_sc_v_dinov2_vitb14_coco.py',
+    'configs/scd/r_sc_v_eva02_b16_coco.py',
+    'configs/scd/r_sc_v_synthetic.py',
+    'configs/scd/sc_clipself_eva02_b16_coco.py',
+    'configs/silc/silc-whole-image_pretrain_synthetic.py',
+    'configs/silc/silc_eva02_b16_coco_captions.py',
+    'configs/silc/silc_finetune_photometric-colour-kept_synthetic.py',
+    'configs/silc/silc_finetune_photometric_synthetic.py',
+    'configs/silc/silc_finetune_synthetic.py',
+    'configs/silc/silc_siglip_finetune_synthetic.py',
+    'configs/zero_shot_seg/towers/zeroshot_vit-b16-dfn_voc21-336.py',
+    'configs/zero_shot_seg/zeroshot_naclip-pamr_vit-b16-openai_voc21-336.py',
+    'configs/zero_shot_seg/zeroshot_vit-b16-openai_ade847-336.py',
+    'configs/zero_shot_seg/zeroshot_vit-b16-openai_context459-336.py',
+}
 
 
 def rel(path: str) -> str:
