@@ -7,7 +7,7 @@ divided by 4, 64-wide text towers, batches of at most 2. The test fails if the m
 training step, the validation or the test raises, or a logged loss is not finite. All generated data sets
 share one folder for the session (a data root is written once).
 
-Timings (AVX-512 Intel Xeon, 2 cores shared with other jobs: load average about 10 during the run, so
+Timings (AMD EPYC with AVX-512, 2 cores shared with other jobs: load average about 10 during the run, so
 numbers on an idle machine are lower): the 31 configs that each took under 14 s form the fast set, 238 s in
 all (synthetic-world configs, the training-free zero-shot configs, CLIPSelf and the dense zero-shot
 evaluation); the other 70 are marked slow (``SLOW``; CI runs them with ``-m slow``), about 78 min in all: the
