@@ -1,5 +1,6 @@
 """Shared test set-up."""
 import pytest
+import torch
 from mmengine.registry import DefaultScope
 
 
@@ -23,3 +24,14 @@ def quickstart_world():
     prepare_ov_world(paths.world)  # the F-ViT configs read them (kept when up to date)
     pretrained_tiny_clip(paths, seed=0, force=False)
     return paths
+
+
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """One torch thread for a module's tests (``pytestmark = pytest.mark.usefixtures('one_torch_thread')``): on
+    a machine shared with other jobs two threads wait on each other (5-20 times slower: docs/benchmarks.md,
+    web demo)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

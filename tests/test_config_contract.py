@@ -20,7 +20,13 @@ import os.path as osp
 
 import pytest
 
-from mmdistill.utils.config_check import ConfigCheckError, check_config, prepare_config, shrink_size
+from mmdistill.utils.config_check import (
+    ConfigCheckError,
+    check_config,
+    prepare_config,
+    shrink_size,
+    val_repeated_by_test,
+)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for pattern in ('configs/**/*.py', 'projects/*/configs/**/*.py')
@@ -113,7 +119,7 @@ def data_dir(tmp_path_factory) -> str:
                                   for p in CONFIGS])
 def test_config_runs(path, data_dir, tmp_path):
     lines = []
-    report = check_config(path, work_dir=str(tmp_path), data_dir=data_dir, log=lines.append)
+    report = check_config(path, work_dir=str(tmp_path), data_dir=data_dir, log=lines.append, repeat_val_as_test=False)
     assert report.ok, '\n'.join(lines) + '\n' + report.traceback
     ran = {s.name for s in report.steps if s.status == 'ok'}
     assert {'config', 'build'} <= ran and ran & {'train', 'val', 'test'}, lines
@@ -125,6 +131,19 @@ def test_every_config_is_collected():
     names = {rel(p) for p in CONFIGS}
     assert len(names) > 100 and 'configs/fvit/fvit_eva02-b16_fpn_8xb8-3e_ov-coco-640.py' in names
     assert not SLOW - names, f'slow configs that do not exist: {sorted(SLOW - names)}'
+
+
+def test_a_test_loop_like_the_validation_is_recognised():
+    from mmengine.config import Config
+    loader = dict(batch_size=1, dataset=dict(type='PascalVOCDataset', ann_file='val.txt'))
+    cfg = Config(dict(val_dataloader=loader, test_dataloader=dict(loader), val_evaluator=dict(type='IoUMetric'),
+                      test_evaluator=dict(type='IoUMetric')))
+    assert val_repeated_by_test(cfg)
+    cfg.test_dataloader.dataset.ann_file = 'test.txt'
+    assert not val_repeated_by_test(cfg)
+    cfg.test_dataloader.dataset.ann_file = 'val.txt'
+    cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mDice'])
+    assert not val_repeated_by_test(cfg)
 
 
 def test_shrink_size():

@@ -36,14 +36,7 @@ SEG_KINDS = ('training_free', 'catseg', 'c2s')
 TOWER = 'random tiny CLIP'
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: on a machine shared with other jobs two threads wait on each other (5-20 times slower,
-    docs/benchmarks.md, web demo)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')

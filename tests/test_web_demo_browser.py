@@ -12,7 +12,6 @@ import re
 import shutil
 
 import pytest
-import torch
 from train_helpers import free_port
 from web_demo_models import small_world
 
@@ -30,14 +29,7 @@ TIMEOUT = 60  # seconds for a page element to appear (model loading included)
 SHOWN = 96 * display_scale(96, 96)  # the page's pictures of a 96 px world image: 384 px
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: on a machine shared with other jobs two threads wait on each other (5-20 times slower,
-    docs/benchmarks.md, web demo)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 @pytest.fixture(scope='module')
