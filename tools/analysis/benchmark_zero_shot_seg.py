@@ -31,7 +31,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import mmdistill  # noqa: E402,F401  (compat fixes before any config is read)
 from mmdistill.engine.flops import device_name  # noqa: E402
 from mmdistill.engine.profiling import profile_inference  # noqa: E402
-from mmdistill.seg.inference import window_boxes  # noqa: E402
+from mmdistill.seg.inference import check_test_cfg, window_boxes  # noqa: E402
 
 MODES = ('whole', 'slide')
 
@@ -92,7 +92,7 @@ def main(argv=None) -> list[dict]:
     batch = random_batch(size, args.batch_size)
     rows = []
     for mode in args.modes:
-        model.test_cfg = type(test_cfg)(mode=mode, crop_size=(crop, crop), stride=(stride, stride))
+        model.test_cfg = check_test_cfg(dict(mode=mode, crop_size=(crop, crop), stride=(stride, stride)))
         windows = len(window_boxes(size, (crop, crop), (stride, stride))) if mode == 'slide' else 1
         cost = profile_inference(model, batch, args.iters, args.warmup, args.device)
         seconds = args.batch_size / cost['images_per_s']
