@@ -446,8 +446,12 @@ def test_c2s_losses_are_built_from_the_registry():
     model = build(global_distill=dict(world.global_distill, bank_size=8), local_distill=world.local_distill,
                   pixel_losses=world.pixel_losses)
     assert isinstance(model.distill_terms['global'], PrototypeInfoNCELoss)
-    assert not model.distill_terms['local'].normalize
-    assert isinstance(model.pixel_terms['nel'], NELLoss) and model.pixel_terms['nel'].ignored_pixels == 'negative'
+    # the world keeps the forms it was measured with; the paper configs use Eq. 2's dot product and ZegCLIP's NEL
+    assert model.distill_terms['local'].normalize
+    assert isinstance(model.pixel_terms['nel'], NELLoss) and model.pixel_terms['nel'].ignored_pixels == 'excluded'
+    paper = Config.fromfile(osp.join(REPO, 'configs/c2s/c2s_segformer-mit-b4_8xb2-20k_voc15-5-512x512.py')).model
+    assert not paper.global_distill.loss.normalize and not paper.local_distill.loss.normalize
+    assert paper.pixel_losses.nel.ignored_pixels == 'negative'
     assert isinstance(model.pixel_terms['ce'], PixelCrossEntropyLoss)
     # a loss registered by a user is named like any other: its value and weight reach the segmentor's losses
 
