@@ -180,11 +180,41 @@ class StepProfile:
                     peak_memory_mib=self.peak_memory_mib, attention_kernels=self.attention_kernels)
 
 
+class PeakMemory:
+    """Peak memory in bytes: CUDA max allocated (``cuda=True``; default: when CUDA is available), else the
+    process's resident high-water mark, which :meth:`reset` restarts through ``/proc/self/clear_refs`` on
+    Linux (elsewhere the process's peak so far)."""
+
+    def __init__(self, cuda: Optional[bool] = None) -> None:
+        self.cuda = torch.cuda.is_available() if cuda is None else cuda
+        self.kind = 'CUDA' if self.cuda else 'RSS'
+
+    def reset(self) -> None:
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats()
+            return
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')
+        except OSError:
+            pass
+
+    def peak(self) -> int:
+        if self.cuda:
+            return int(torch.cuda.max_memory_allocated())
+        try:
+            with open('/proc/self/status') as f:
+                for line in f:
+                    if line.startswith('VmHWM:'):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def peak_memory_mib(device: str) -> float:
     """CUDA: the allocator's peak since the last reset; CPU: the process's resident high-water mark."""
-    if torch.device(device).type == 'cuda':
-        return torch.cuda.max_memory_allocated(torch.device(device)) / 2 ** 20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return PeakMemory(cuda=torch.device(device).type == 'cuda').peak() / 2 ** 20
 
 
 def profile_training(model: nn.Module, optim_wrapper, batches: Iterator[dict], steps: int, warmup: int,

@@ -28,7 +28,6 @@ import math
 import os
 import os.path as osp
 import re
-import resource
 import tempfile
 import time
 import traceback
@@ -327,40 +326,6 @@ def one_pass(cfg: Config) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- running
-class PeakMemory:
-    """Peak memory of a step: CUDA max allocated when CUDA is in use, else the process RSS high-water mark
-    (reset through ``/proc/self/clear_refs`` on Linux; elsewhere the process's peak so far)."""
-
-    def __init__(self) -> None:
-        import torch
-        self.cuda = torch.cuda.is_available()
-        self.kind = 'CUDA' if self.cuda else 'RSS'
-
-    def reset(self) -> None:
-        if self.cuda:
-            import torch
-            torch.cuda.reset_peak_memory_stats()
-            return
-        try:
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')
-        except OSError:
-            pass
-
-    def peak(self) -> int:
-        if self.cuda:
-            import torch
-            return int(torch.cuda.max_memory_allocated())
-        try:
-            with open('/proc/self/status') as f:
-                for line in f:
-                    if line.startswith('VmHWM:'):
-                        return int(line.split()[1]) * 1024
-        except OSError:
-            pass
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-
 def finite_loss_hook(report: CheckReport):
     """A hook recording the logged training losses and raising on a non-finite one."""
     import torch
@@ -453,6 +418,7 @@ def check_config(config: str, work_dir: Optional[str] = None, real_size: bool = 
     from .runtime import build_runner
     report = CheckReport(config)
     work_dir = work_dir or tempfile.mkdtemp(prefix='check_config_')
+    from ..engine.profiling import PeakMemory
     memory = PeakMemory()
     runner = None
     cfg: Optional[Config] = None
