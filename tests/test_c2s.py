@@ -49,8 +49,8 @@ def c2s_cfg(**overrides) -> ConfigDict:
                       out_indices=(0, 1, 2, 3)),
         decode_head=dict(type='SegformerHead', in_channels=[8, 8, 8, 8], in_index=[0, 1, 2, 3], channels=16,
                          num_classes=32, dropout_ratio=0.0, align_corners=False),
-        vocabulary=dict(classes=CLASSES, unseen_classes=UNSEEN, text=dict(arch=ARCH, checkpoint=None,
-                                                                        templates=['a {}.'])),
+        vocabulary=dict(classes=CLASSES, unseen_classes=UNSEEN, templates=['a {}.'],
+                        text=dict(arch=ARCH, checkpoint=None)),
         teacher=dict(type='CLIPTower', arch=ARCH, checkpoint=None),
         global_distill=dict(bank_size=8),
         local_distill=dict(),
@@ -558,12 +558,13 @@ def test_real_scale_configs_parse_and_one_builds():
     cfg = Config.fromfile(osp.join(REPO, 'configs/c2s/c2s_segnext-mscan-b_8xb2-20k_voc15-5-512x512.py'))
     cfg.model.backbone.init_cfg = None
     cfg.model.teacher.checkpoint = None
-    cfg.model.vocabulary.text.update(checkpoint=None, templates=['a {}.'])
+    cfg.model.vocabulary.update(templates=['a {}.'])
+    cfg.model.vocabulary.text.checkpoint = None
     cfg.model.decode_head.norm_cfg = dict(type='GN', num_groups=32, requires_grad=True)
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg.model)
     assert model.seen_classes == [c for c in cfg.classes if c not in cfg.unseen_classes]
-    assert model.test_embeddings.shape == (20, 512) and model.teacher_size == (224, 224)
+    assert model.text.embeddings.shape == (20, 512) and model.teacher_size == (224, 224)
 
 
 def test_inferencer_with_a_user_vocabulary(tmp_path):
@@ -595,7 +596,8 @@ def world_run_config(name: str, world: str, work_dir: str) -> Config:
     cfg = load_run_config(osp.join(REPO, 'configs', 'c2s', name), work_dir, world)
     if cfg.model.get('teacher'):
         cfg.model.teacher.checkpoint = None
-    cfg.model.vocabulary.text.update(checkpoint=None, templates=['a {}.'])
+    cfg.model.vocabulary.update(templates=['a {}.'])
+    cfg.model.vocabulary.text.checkpoint = None
     cfg.merge_from_dict({'train_cfg.max_iters': 3, 'train_cfg.val_interval': 3, 'train_dataloader.batch_size': 4,
                          'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
                          'val_dataloader.num_workers': 0, 'val_dataloader.persistent_workers': False,

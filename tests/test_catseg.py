@@ -26,6 +26,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 WORLD_CONFIG = osp.join(REPO, 'configs/catseg/catseg_tinyclip-p12_1xb4-400_synthetic-96.py')
 ARCH = 'mmdistill-tiny-ViT-P8'  # 2 blocks, width 48, embed_dim 32, native 32 px
 CLASSES = ['cat', 'dog;puppy', 'car', 'tree', 'road', 'sky']
+TEXT = dict(arch=ARCH, checkpoint=None, trainable_attention=('q', 'v'))
 
 
 def catseg_cfg(**overrides) -> ConfigDict:
@@ -34,9 +35,9 @@ def catseg_cfg(**overrides) -> ConfigDict:
         data_preprocessor=dict(type='SegDataPreProcessor', mean=[120.0, 110.0, 100.0], std=[60.0, 60.0, 60.0],
                                size=(32, 32)),
         tower=dict(type='CLIPTower', arch=ARCH, checkpoint=None),
-        text_tower=dict(arch=ARCH, checkpoint=None, trainable_attention=('q', 'v')),
         guidance_layers=(0, 1),
-        vocabulary=dict(classes=CLASSES, unseen_classes=['car', 'road'], templates=['a {}.', 'a photo of a {}.']),
+        vocabulary=dict(classes=CLASSES, unseen_classes=['car', 'road'], templates=['a {}.', 'a photo of a {}.'],
+                        text=TEXT),
         decode_head=dict(type='CatSegHead', channels=16, num_layers=2, num_heads=2, window_size=2,
                          appearance_dim=8, text_dim=8, decoder_channels=(8, 4), decoder_guidance_channels=(8, 4),
                          decoder_guidance_proj=(4, 2),
@@ -44,6 +45,12 @@ def catseg_cfg(**overrides) -> ConfigDict:
         test_cfg=dict(mode='whole'))
     cfg.update(overrides)
     return cfg
+
+
+def with_text(**text) -> dict:
+    """The test vocabulary with ``text`` updated."""
+    vocabulary = catseg_cfg().vocabulary
+    return dict(vocabulary, text=dict(vocabulary.text, **text))
 
 
 def build(**overrides):
@@ -116,7 +123,7 @@ def test_catseg_and_zero_shot_share_one_window_routine(monkeypatch):
     with DefaultScope.overwrite_default_scope('mmseg'):
         zero_shot = MODELS.build(dict(
             type='ZeroShotSegmentor', tower=dict(type='CLIPTower', arch=ARCH, checkpoint=None),
-            vocabulary=dict(classes=CLASSES, text=dict(arch=ARCH, checkpoint=None, templates=['a {}.'])),
+            vocabulary=dict(classes=CLASSES, templates=['a {}.'], text=dict(arch=ARCH, checkpoint=None)),
             test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16)))).eval()
     images = torch.randn(2, 3, 48, 48)
     with torch.no_grad():
@@ -131,9 +138,9 @@ def test_training_loss_of_an_image_does_not_depend_on_its_batch():
     perturb_head(model)
     model.train()
     images, labels = torch.randn(2, 3, 32, 32), torch.randint(0, 4, (2, 32, 32))
-    logits = model.decode_head(model.extract_feat(images) + (model.text_features(model.train_prompts)[None].expand(
+    logits = model.decode_head(model.extract_feat(images) + (model.text_features(model.train_text)[None].expand(
         2, -1, -1, -1), ))
-    single = model.decode_head(model.extract_feat(images[:1]) + (model.text_features(model.train_prompts)[None],))
+    single = model.decode_head(model.extract_feat(images[:1]) + (model.text_features(model.train_text)[None],))
     assert torch.allclose(logits[:1], single, atol=1e-5)
     assert set(model.loss(images, samples(labels))) == {'decode.loss_ce', 'decode.acc_seg'}
 
@@ -145,7 +152,7 @@ def in_proj(module) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize('text_attention', [('q', 'v'), ()], ids=['updated', 'vanilla'])
 def test_only_query_and_value_projections_train(text_attention):
-    model = build(text_tower=dict(arch=ARCH, checkpoint=None, trainable_attention=text_attention))
+    model = build(vocabulary=with_text(trainable_attention=text_attention))
     model.train()
     towers = {n: p.detach().clone() for n, p in model.named_parameters() if not n.startswith('decode_head.')}
     fused = {name: in_proj(getattr(model, name)) for name in ('tower', 'text_tower')}
@@ -186,14 +193,14 @@ def test_tune_attention_on_separate_projections_and_bad_input():
 def test_synonyms_average_per_template_and_the_test_vocabulary_sizes_the_output():
     model = build()
     model.eval()
-    prompts = model.test_prompts
+    prompts = model.text.prompts
     assert model.vocabulary == CLASSES and model.num_classes == 6
-    assert len(prompts.prompts) == 7 * 2 and prompts.prompts[2] == 'a dog.' and prompts.prompts[4] == 'a puppy.'
-    text = model.text_features(prompts)
+    assert len(prompts) == 7 * 2 and prompts[2] == 'a dog.' and prompts[4] == 'a puppy.'
+    text = model.text_features(model.text)
     assert text.shape == (6, 2, 32) and torch.allclose(text.norm(dim=-1), torch.ones(6, 2))
     own = model.text_tower(['a dog.', 'a puppy.'])
     assert torch.allclose(text[1, 0], torch.nn.functional.normalize(own.sum(0), dim=0), atol=1e-5)
-    assert [';'.join(n) for n in model.train_prompts.names] == ['cat', 'dog;puppy', 'tree', 'sky']
+    assert model.train_text.vocabulary == ['cat', 'dog;puppy', 'tree', 'sky']
     model.set_vocabulary('bus,lamp,grass')
     with torch.no_grad():
         assert model(torch.randn(1, 3, 40, 56), mode='tensor').shape == (1, 3, 40, 56)
@@ -202,7 +209,7 @@ def test_synonyms_average_per_template_and_the_test_vocabulary_sizes_the_output(
 def test_top_k_truncation_and_clear_errors():
     with pytest.raises(ValueError, match='more than max_classes=4.*truncate=True'):
         build(decode_head=dict(catseg_cfg().decode_head, max_classes=4))
-    model = build(vocabulary=dict(classes=CLASSES[:4], unseen_classes=None, templates='scene'),
+    model = build(vocabulary=dict(classes=CLASSES[:4], unseen_classes=None, templates='scene', text=TEXT),
                   decode_head=dict(catseg_cfg().decode_head, max_classes=4))
     with pytest.raises(ValueError, match='more than max_classes=4'):
         model.set_vocabulary(CLASSES)
@@ -223,13 +230,13 @@ def test_top_k_truncation_and_clear_errors():
 def test_checkpoints_hold_a_frozen_text_tower_only_when_it_trains(tmp_path):
     updated = build()
     assert any(k.startswith('text_tower.') for k in updated.state_dict())
-    vanilla = build(text_tower=dict(arch=ARCH, checkpoint=None, trainable_attention=()))
+    vanilla = build(vocabulary=with_text(trainable_attention=()))
     state = vanilla.state_dict()
     assert not any(k.startswith('text_tower.') for k in state)
     assert any('parametrizations.in_proj_weight.original2' in k for k in state)
     path = str(tmp_path / 'catseg.pth')
     torch.save(dict(state_dict=state), path)
-    loaded = build(text_tower=dict(arch=ARCH, checkpoint=None, trainable_attention=()), checkpoint=path)
+    loaded = build(vocabulary=with_text(trainable_attention=()), checkpoint=path)
     for key, value in state.items():
         assert torch.equal(loaded.state_dict()[key], value), key
 

@@ -1,9 +1,9 @@
 """Cat-Seg's memory options: activation checkpointing of the head (``decode_head.with_cp``), of the image tower
-(``tower.grad_checkpointing``) and of the text tower (``text_tower.grad_checkpointing``) give the loss and the
+(``tower.grad_checkpointing``) and of the text tower (``vocabulary.text.grad_checkpointing``) give the loss and the
 gradients of a plain step, and recompute in the backward pass."""
 import torch
 from open_clip.transformer import ResidualAttentionBlock
-from test_catseg import build, catseg_cfg, perturb_head, samples
+from test_catseg import build, catseg_cfg, perturb_head, samples, with_text
 
 from mmdistill.seg.catseg.aggregation import AggregatorLayer, GuidedUp
 
@@ -14,7 +14,7 @@ def step(memory_options: bool):
         cfg = catseg_cfg()
         overrides = dict(decode_head=dict(cfg.decode_head, with_cp=True),
                          tower=dict(cfg.tower, grad_checkpointing=True),
-                         text_tower=dict(cfg.text_tower, grad_checkpointing=True))
+                         vocabulary=with_text(grad_checkpointing=True))
     model = build(**overrides)
     assert model.decode_head.with_cp is model.tower.grad_checkpointing is model.text_tower.grad_checkpointing \
         is memory_options

@@ -34,8 +34,8 @@ def tiny_model_cfg(classes=CLASSES, base=BASE, ensemble=ENSEMBLE) -> dict:
     cfg['roi_head']['bbox_roi_extractor']['featmap_strides'] = [2, 4, 8, 16]
     head = cfg['roi_head']['bbox_head']
     head.update(fc_out_channels=32, ensemble=ensemble,
-                vocabulary=dict(classes=classes, base_classes=base, text=dict(arch=ARCH, checkpoint=None,
-                                                                            templates=['a {}.'])))
+                vocabulary=dict(classes=classes, base_classes=base, templates=['a {}.'],
+                                                text=dict(arch=ARCH, checkpoint=None)))
     return cfg
 
 

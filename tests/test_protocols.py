@@ -15,7 +15,7 @@ import pytest
 from mmengine.config import Config
 
 import mmdistill  # noqa: F401  (registers the datasets whose names the vocabularies refer to)
-from mmdistill.clip.vocabulary import read_class_names
+from mmdistill.datasets.class_names import dataset_classes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 Key = Union[str, Callable[[Config], Any]]
@@ -24,7 +24,7 @@ Key = Union[str, Callable[[Config], Any]]
 # ------------------------------------------------------------------------------------------------- vocabularies
 def names_of(dataset: str) -> list[str]:
     """A registered dataset's class names (``'mmseg.ADE20KDataset'``)."""
-    return [n.strip() for n in read_class_names(dict(dataset=dataset))]
+    return [n.strip() for n in dataset_classes(dataset)]
 
 
 def vocabulary(cfg: Config) -> list[str]:
@@ -267,7 +267,7 @@ PROTOCOL: list[tuple[str, Key, Any, str]] = [
     for name in ('voc21-336', 'voc20-336', 'context60-336', 'context59-336', 'coco-object-336', 'ade150-336')
     for key, value in (('test_dataloader.dataset.pipeline.type=Resize.scale', [2048, 336]),
                        ('model.test_cfg.crop_size', [224, 224]), ('model.test_cfg.stride', [112, 112]),
-                       ('model.vocabulary.text.templates', 'imagenet80'))
+                       ('model.vocabulary.templates', 'imagenet80'))
 ] + [
     # --- C2S inductive zero-shot (paper 003, ZegCLIP's splits)
     (C2S_VOC.format(student), key, value, source)

@@ -77,7 +77,7 @@ def test_evaluation_config_runs_through_tools_test(pretrained, world, tmp_path):
     ckpt = pretrained[0]
     env = dict(os.environ, MMDISTILL_OFFLINE='1')
     cmd = [sys.executable, osp.join(REPO, 'tools/test.py'), osp.join(REPO, EVAL_CONFIG), '--work-dir', str(tmp_path),
-           '--cfg-options', f'model.tower.checkpoint={ckpt}', f'model.text.checkpoint={ckpt}',
+           '--cfg-options', f'model.tower.checkpoint={ckpt}', f'model.vocabulary.text.checkpoint={ckpt}',
            f'test_dataloader.dataset.data_root={world}', 'test_dataloader.num_workers=0',
            f'test_evaluator.out_file={tmp_path}/per_class.json']
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

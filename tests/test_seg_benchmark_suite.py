@@ -109,7 +109,7 @@ def test_suite_tables_rows_mean_and_skipped(data_root, tmp_path):
 def test_suite_runs_the_zero_shot_segmentor_with_tower_overrides(data_root, tmp_path):
     arch = 'mmdistill-tiny-ViT-P8'
     model = dict(type='ZeroShotSegmentor', tower=dict(type='CLIPTower', arch=arch, checkpoint=None),
-                 vocabulary=dict(classes=CLASSES, text=dict(arch=arch, checkpoint=None, templates=['a {}.'])),
+                 vocabulary=dict(classes=CLASSES, templates=['a {}.'], text=dict(arch=arch, checkpoint=None)),
                  data_preprocessor=dict(type='SegDataPreProcessor', mean=[127.5] * 3, std=[64.0] * 3))
     config = write_config(tmp_path, 'tiny', model, data_root, dict(type='IoUMetric', iou_metrics=['mIoU']))
     cfg = benchmark_config(config, str(tmp_path / 'w'), dense_path='sclip', cfg_options={'model.logit_scale': 10.0})

@@ -121,7 +121,7 @@ def test_seen_class_labels_split_file_and_errors(tmp_path):
         relabel(np.array([[1, 9]], dtype=np.uint8), classes=['a', 'b'], unseen_classes=['b'])
     with pytest.raises(ValueError, match=r"\['zebra'\]"):
         SeenClassLabels(classes=['a', 'b'], unseen_classes=['zebra'])
-    transform = SeenClassLabels(classes='mmseg.PascalVOCDataset', unseen_classes=list(VOC_UNSEEN))
+    transform = SeenClassLabels(classes=dict(dataset='mmseg.PascalVOCDataset'), unseen_classes=list(VOC_UNSEEN))
     assert len(transform.seen) == 16 and transform.seen[0] == 'background'
 
 

@@ -16,18 +16,19 @@ from PIL import Image
 import mmdistill  # noqa: F401
 from mmdistill.apis import OVSegInferencer
 from mmdistill.clip.text import TEMPLATE_SETS
+from mmdistill.datasets.class_names import parse_classes
 from mmdistill.datasets.synthetic.vocabulary import STUFF_CLASSES, THING_CLASSES
-from mmdistill.seg import PAMR, parse_vocabulary, vocabulary_palette
+from mmdistill.seg import PAMR, vocabulary_palette
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 ARCH = 'mmdistill-tiny-ViT-P8'
-TEXT = dict(arch=ARCH, checkpoint=None, templates=['a {}.'])
+TEXT = dict(arch=ARCH, checkpoint=None)
 CONFIGS = osp.join(REPO, 'configs', 'maskclip')
 
 
 def build_segmentor(classes=('cat;kitty', 'dog', 'car'), **kwargs):
     cfg = ConfigDict(type='ZeroShotSegmentor', tower=dict(type='CLIPTower', arch=ARCH, checkpoint=None),
-                     vocabulary=dict(classes=list(classes), text=TEXT), **kwargs)
+                     vocabulary=dict(classes=list(classes), templates=['a {}.'], text=TEXT), **kwargs)
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmseg'):
         return MODELS.build(cfg).eval()
@@ -41,7 +42,7 @@ def per_class(model, probs: torch.Tensor) -> torch.Tensor:
 
 def hand_logits(model, images: torch.Tensor) -> torch.Tensor:
     """Dense map -> cos with every name on the patch grid -> bilinear to the input size."""
-    cos = torch.einsum('bdhw,nd->bnhw', model.tower(images).dense, model.text_embeddings)
+    cos = torch.einsum('bdhw,nd->bnhw', model.tower(images).dense, model.text.name_embeddings)
     return F.interpolate(cos, size=images.shape[-2:], mode='bilinear', align_corners=False)
 
 
@@ -52,7 +53,7 @@ def hand_probs(model, logits: torch.Tensor) -> torch.Tensor:
 
 def hand_grid_probs(model, images: torch.Tensor) -> torch.Tensor:
     """The probability-first order: softmax on the patch grid, max over names, then bilinear."""
-    cos = torch.einsum('bdhw,nd->bnhw', model.tower(images).dense, model.text_embeddings)
+    cos = torch.einsum('bdhw,nd->bnhw', model.tower(images).dense, model.text.name_embeddings)
     probs = per_class(model, (model.logit_scale * cos).softmax(dim=1))
     return F.interpolate(probs, size=images.shape[-2:], mode='bilinear', align_corners=False)
 
@@ -153,7 +154,7 @@ def test_pamr_post_processor_refines_the_logits_with_the_image():
 def test_slide_with_a_larger_test_vocabulary():
     model = build_segmentor(test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16)))
     model.set_vocabulary([f'thing {i}' for i in range(40)])
-    assert model.num_classes == 40 and model.text_embeddings.shape[0] == 40
+    assert model.num_classes == 40 and model.text.name_embeddings.shape[0] == 40
     sample, = model.predict(torch.randn(1, 3, 40, 56))
     assert sample.seg_logits.data.shape == (40, 40, 56)
     torch.testing.assert_close(sample.seg_logits.data.sum(dim=0), torch.ones(40, 56))
@@ -173,7 +174,7 @@ def test_synonyms_take_the_max_over_their_names():
     merged = model.class_probabilities(model.name_logits(dense))
     torch.testing.assert_close(merged[:, 0], separate[:, :2].amax(dim=1))
     torch.testing.assert_close(merged[:, 1], separate[:, 2])
-    assert parse_vocabulary('cat; kitty,dog') == parse_vocabulary([['cat', 'kitty'], 'dog']) == \
+    assert parse_classes('cat; kitty,dog') == parse_classes([['cat', 'kitty'], 'dog']) == \
         [('cat', 'kitty'), ('dog', )]
 
 
@@ -220,18 +221,18 @@ def test_area_threshold_drops_small_classes_as_sclip():
 
 
 def test_bad_vocabularies_and_training_are_refused():
-    with pytest.raises(ValueError, match='no classes'):
-        parse_vocabulary([])
-    with pytest.raises(ValueError, match='no class names'):
-        parse_vocabulary(' , ')
+    with pytest.raises(ValueError, match='the vocabulary has no classes'):
+        parse_classes([])
+    with pytest.raises(ValueError, match="the class names ' , ' has no classes"):
+        parse_classes(' , ')
     with pytest.raises(ValueError, match=r"more than once: \['cat'\]"):
-        parse_vocabulary(['cat', 'dog', 'cat'])
+        parse_classes(['cat', 'dog', 'cat'])
     with pytest.raises(ValueError, match=r"more than once: \['dog'\]"):
-        parse_vocabulary(['cat;dog', 'dog'])
+        parse_classes(['cat;dog', 'dog'])
     with pytest.raises(ValueError, match="class 1 of the vocabulary \\(' ; '\\) has no name"):
-        parse_vocabulary(['cat', ' ; '])
-    with pytest.raises(ValueError, match='at least two classes'):
-        parse_vocabulary(['cat'])
+        parse_classes(['cat', ' ; '])
+    with pytest.raises(ValueError, match='at least 2 are needed'):
+        build_segmentor(classes=['cat'])
     with pytest.raises(ValueError, match='more than once'):
         build_segmentor(classes=['cat', 'cat'])
     with pytest.raises(ValueError, match='crop_size'):
@@ -243,7 +244,7 @@ def test_bad_vocabularies_and_training_are_refused():
     with pytest.raises(NotImplementedError, match='training-free'):
         model(torch.randn(1, 3, 32, 32), [], mode='loss')
     assert not any(p.requires_grad for p in model.parameters())
-    assert 'text_embeddings' not in model.state_dict()
+    assert not any(k.startswith('text.') for k in model.state_dict())
 
 
 def test_imagenet_templates():
@@ -260,9 +261,9 @@ def test_maskclip_configs():
     assert model.vocabulary == list(THING_CLASSES + STUFF_CLASSES)
     assert list(cfg.test_dataloader.dataset.metainfo.classes) == model.vocabulary
     voc = Config.fromfile(osp.join(CONFIGS, 'maskclip_vit-b16-openai_voc21-336.py'))
-    classes = parse_vocabulary(voc.model.vocabulary.classes)
+    classes = parse_classes(voc.model.vocabulary.classes)
     assert len(classes) == 21 and classes[0] == ('background', )
-    assert voc.model.background_threshold == 0.1 and voc.model.vocabulary.text.templates == 'imagenet80'
+    assert voc.model.background_threshold == 0.1 and voc.model.vocabulary.templates == 'imagenet80'
 
 
 def test_benchmark_configs_resize_positions_as_the_peers_and_the_naclip_config_uses_pamr():
@@ -290,7 +291,7 @@ def tiny_config(tmp_path) -> str:
 default_scope = 'mmseg'
 custom_imports = dict(imports=['mmdistill'], allow_failed_imports=False)
 model = dict(type='ZeroShotSegmentor', tower=dict(type='CLIPTower', arch='{ARCH}', checkpoint=None),
-             vocabulary=dict(classes=['a', 'b', 'c'], text={TEXT!r}),
+             vocabulary=dict(classes=['a', 'b', 'c'], templates=['a {{}}.'], text={TEXT!r}),
              test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16)),
              data_preprocessor=dict(type='SegDataPreProcessor', mean=[123.0] * 3, std=[58.0] * 3, bgr_to_rgb=True))
 test_dataloader = dict(dataset=dict(pipeline=[dict(type='LoadImageFromFile'), dict(type='PackSegInputs')]))

@@ -19,8 +19,8 @@ model = dict(
                   mlp_ratio=4, qkv_bias=True, drop_rate=0.0, attn_drop_rate=0.0, drop_path_rate=0.1),
     decode_head=dict(type='SegformerHead', in_channels=[32, 64, 160, 256], in_index=[0, 1, 2, 3], channels=128,
                      dropout_ratio=0.1, num_classes=128, norm_cfg=norm_cfg, align_corners=False),
-    vocabulary=dict(classes={{_base_.classes}}, unseen_classes={{_base_.split_file}},
-                    text=dict(arch=arch, checkpoint=clip_checkpoint, templates=templates)),
+    vocabulary=dict(classes={{_base_.classes}}, unseen_classes={{_base_.split_file}}, templates=templates,
+                    text=dict(arch=arch, checkpoint=clip_checkpoint)),
     teacher=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint),
     # The world keeps the forms its learning test and main-job rows were measured with (cosine logits, NEL over
     # labelled pixels); the paper configs use Eq. 2's dot product and ZegCLIP's NEL (configs/_base_/models/

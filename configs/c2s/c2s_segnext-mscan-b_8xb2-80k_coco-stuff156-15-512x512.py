@@ -6,7 +6,7 @@ _base_ = ['../_base_/models/c2s_segnext_mscan-b.py', '../_base_/datasets/zero_sh
 
 max_iters = 80000
 model = dict(vocabulary=dict(classes={{_base_.classes}}, unseen_classes={{_base_.unseen_classes}},
-                             text=dict(name_cleaner='coco_stuff')))
+                             name_cleaner='coco_stuff'))
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),

@@ -7,7 +7,7 @@ _base_ = ['../_base_/models/c2s_setr_vit-b.py', '../_base_/datasets/zero_shot_co
 
 max_iters = 80000
 model = dict(vocabulary=dict(classes={{_base_.classes}}, unseen_classes={{_base_.unseen_classes}},
-                             text=dict(name_cleaner='coco_stuff')))
+                             name_cleaner='coco_stuff'))
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={'pos_embed': dict(decay_mult=0.0), 'ln': dict(decay_mult=0.0)}))
 param_scheduler = [

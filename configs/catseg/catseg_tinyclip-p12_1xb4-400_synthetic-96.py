@@ -15,10 +15,10 @@ model = dict(
     type='CatSegSegmentor',
     data_preprocessor={{_base_.data_preprocessor}},
     tower=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint),
-    text_tower=dict(arch=arch, checkpoint=clip_checkpoint, trainable_attention=('q', 'v')),
     trainable_attention=('q', 'v'),
     guidance_layers=(1, 2),  # of 4 blocks (ViT-B/16: 3 and 7 of 12)
-    vocabulary=dict(classes={{_base_.classes}}, unseen_classes={{_base_.split_file}}, templates='scene'),
+    vocabulary=dict(classes={{_base_.classes}}, unseen_classes={{_base_.split_file}}, templates='scene',
+                    text=dict(arch=arch, checkpoint=clip_checkpoint, trainable_attention=('q', 'v'))),
     decode_head=dict(
         type='CatSegHead', channels=32, num_layers=2, num_heads=2, window_size=4, class_pool=1,
         appearance_dim=32, text_dim=32, decoder_channels=(16, 8), decoder_guidance_channels=(32, 16),

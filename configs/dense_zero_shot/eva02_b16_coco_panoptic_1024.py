@@ -17,8 +17,8 @@ clip_std = [68.5005327, 66.6321579, 70.32316305]
 model = dict(
     type='DenseZeroShotClassifier',
     tower=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, trainable='none'),
-    text=dict(arch=arch, checkpoint=clip_checkpoint, templates='vild', name_cleaner='coco_stuff'),
-    class_names='mmdet.CocoPanopticDataset',
+    vocabulary=dict(classes=dict(dataset='mmdet.CocoPanopticDataset'), templates='vild', name_cleaner='coco_stuff',
+                    text=dict(arch=arch, checkpoint=clip_checkpoint)),
     readouts=('boxes', 'masks', 'crops'),
     crop_batch=128,
     data_preprocessor=dict(

@@ -15,6 +15,6 @@ model = dict(
     roi_head=dict(bbox_head=dict(
         fc_out_channels=512,
         vocabulary=dict(classes={{_base_.classes}}, base_classes={{_base_.split_file}},
-                        text=dict(arch=arch, checkpoint=clip_checkpoint, templates='vild')),
+                        templates='vild', text=dict(arch=arch, checkpoint=clip_checkpoint)),
         background_weight=0.6,
         ensemble=dict(alpha=0.1, beta=0.8, temperature=75.0))))

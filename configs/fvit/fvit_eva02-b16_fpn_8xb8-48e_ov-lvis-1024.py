@@ -17,7 +17,7 @@ model = dict(
         bbox_head=dict(
             fc_out_channels=512,
             vocabulary=dict(classes=dict(dataset='mmdet.LVISV1Dataset'), base_classes={{_base_.split_file}},
-                            text=dict(arch=arch, checkpoint=clip_checkpoint, templates='vild')),
+                            templates='vild', text=dict(arch=arch, checkpoint=clip_checkpoint)),
             background_weight=0.9,
             ensemble=dict(alpha=0.1, beta=0.6, temperature=50.0)),
         mask_roi_extractor=dict(

@@ -27,9 +27,9 @@ model = dict(
         bbox_head=dict(
             in_channels=32, conv_out_channels=32, fc_out_channels=128, norm_cfg=norm_cfg,
             vocabulary=dict(classes={{_base_.classes}}, base_classes={{_base_.split_file}},
-                            text=dict(arch=arch, checkpoint=clip_checkpoint,
-                                      templates=['a photo of {article} {}.', 'a close-up photo of {article} {}.',
-                                                 '{article} {}.'])))),
+                            templates=['a photo of {article} {}.', 'a close-up photo of {article} {}.',
+                                       '{article} {}.'],
+                            text=dict(arch=arch, checkpoint=clip_checkpoint)))),
     # a world image holds a handful of objects: fewer proposals and sampled RoIs than on COCO
     train_cfg=dict(rpn_proposal=dict(nms_pre=300, max_per_img=100), rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=100)))

@@ -23,7 +23,7 @@ classes = [
 model = dict(
     type='ZeroShotSegmentor',
     tower=dict(type='CLIPTower', arch=arch, checkpoint=tower_checkpoint),
-    vocabulary=dict(classes=classes, text=dict(arch=arch, checkpoint=clip_checkpoint, templates=templates)),
+    vocabulary=dict(classes=classes, templates=templates, text=dict(arch=arch, checkpoint=clip_checkpoint)),
     logit_scale=50.0,
     test_cfg=dict(mode='whole'),
     data_preprocessor=dict(

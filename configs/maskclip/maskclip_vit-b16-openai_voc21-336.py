@@ -19,7 +19,7 @@ classes = [
 model = dict(
     type='ZeroShotSegmentor',
     tower=dict(type='CLIPTower', arch=arch, checkpoint=tower_checkpoint),
-    vocabulary=dict(classes=classes, text=dict(arch=arch, checkpoint=clip_checkpoint, templates='imagenet80')),
+    vocabulary=dict(classes=classes, templates='imagenet80', text=dict(arch=arch, checkpoint=clip_checkpoint)),
     logit_scale=50.0,
     background_threshold=0.1,
     test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(112, 112)),

@@ -1,7 +1,7 @@
 # Dense zero-shot accuracy of a CLIP tower on the synthetic world's val split:
 # boxes (RoIAlign), thing / stuff masks (mask pooling) and the crop baseline.
 # Run: python tools/test.py configs/quickstart/dense_zero_shot_synthetic.py \
-#        --cfg-options model.tower.checkpoint=PATH model.text.checkpoint=PATH
+#        --cfg-options model.tower.checkpoint=PATH model.vocabulary.text.checkpoint=PATH
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_world.py']
 
 arch = 'mmdistill-world-ViT-P12'
@@ -12,8 +12,8 @@ templates = ['a photo of {article} {}.', 'a close-up photo of {article} {}.', '{
 model = dict(
     type='DenseZeroShotClassifier',
     tower=dict(type='CLIPTower', arch=arch, checkpoint=tower_checkpoint, trainable='none'),
-    text=dict(arch=arch, checkpoint=clip_checkpoint, templates=templates),
-    class_names='SyntheticWorldPanopticDataset',
+    vocabulary=dict(classes=dict(dataset='SyntheticWorldPanopticDataset'), templates=templates,
+                    text=dict(arch=arch, checkpoint=clip_checkpoint)),
     readouts=('boxes', 'masks', 'crops'),
     # Crops are the squares of 1.15 x the box's longest side around each object, surroundings
     # included. Chosen on crops of the *train* split (tiny CLIP, top-1 over things): squares 65.7 %

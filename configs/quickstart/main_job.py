@@ -38,7 +38,7 @@ sections = [
         title='Dense zero-shot accuracy (mean per-class top-1 / top-5, %, val split)',
         config='configs/quickstart/dense_zero_shot_synthetic.py',
         tower_key='model.tower.checkpoint',
-        text_key='model.text.checkpoint',  # for towers trained with their own text tower (text_prefix)
+        text_key='model.vocabulary.text.checkpoint',  # for towers trained with their own text tower (text_prefix)
         outputs={'test_evaluator.out_file': 'per_class.json'},
         picture='per_class_accuracy',
         # affinity maps of a 2 x 2 grid of query points and PCA pictures of each row's tower on val images 0 and 3

@@ -5,7 +5,8 @@
 _base_ = ['../clipself/clipself_proposals_synthetic.py']
 
 model = dict(
-    text=dict(arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}}, class_names='SyntheticWorldPanopticDataset',
-              templates=['a photo of {article} {}.', 'a close-up photo of {article} {}.', '{article} {}.']),
+    vocabulary=dict(classes=dict(dataset='SyntheticWorldPanopticDataset'),
+                    templates=['a photo of {article} {}.', 'a close-up photo of {article} {}.', '{article} {}.'],
+                    text=dict(arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}})),
     terms=[dict(name='regiontext', type='RegionToTextLoss', loss_weight=1.0, tau=0.01, min_score=0.1,
                 student='student.image.regions', teacher='frozen.crops.cls', text='text')])

@@ -26,6 +26,8 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from PIL import Image, ImageDraw
 
+from ..datasets.class_names import parse_classes as read_classes
+
 QUICKSTART_COMMAND = 'bash tools/quickstart.sh'
 KINDS = {  # kind -> what the page calls it
     'fvit': 'F-ViT detection',
@@ -250,18 +252,14 @@ def random_world_models(world: str, out_dir: str, tower: str = 'random tiny CLIP
 def parse_classes(texts: Optional[str]) -> list[tuple[str, ...]]:
     """``'red circle, grass;lawn'`` -> ``[('red circle',), ('grass', 'lawn')]``: classes separated by commas (or
     new lines), the synonyms of a class by ``';'``."""
-    entries = [tuple(n.strip() for n in entry.split(';') if n.strip())
-               for entry in (texts or '').replace('\n', ',').split(',')]
-    classes = [names for names in entries if names]
-    if not classes:
+    entries = [e for e in (texts or '').replace('\n', ',').split(',') if e.replace(';', '').strip()]
+    if not entries:
         raise DemoError('The vocabulary is empty: type class names separated by commas, the synonyms of a class '
                         'joined by ";" (e.g. "red circle, grass;lawn, sky").')
-    names = [n for names in classes for n in names]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise DemoError(f'The vocabulary names {", ".join(repr(n) for n in twice)} more than once (synonyms '
-                        'included): give each name once.')
-    return classes
+    try:
+        return read_classes(entries)
+    except ValueError as exc:
+        raise DemoError(f'The vocabulary is not valid: {exc}; give each name once.') from exc
 
 
 def read_image(image: Union[str, np.ndarray, None]) -> np.ndarray:

@@ -16,7 +16,7 @@ from mmengine import fileio
 from mmseg.datasets import BaseSegDataset, COCOStuffDataset
 from mmseg.registry import DATASETS
 
-from ..clip.vocabulary import read_class_names
+from .class_names import class_names
 
 COCO_THINGS = COCOStuffDataset.METAINFO['classes'][:80]
 WIDE_IGNORE_INDEX = 65535
@@ -58,7 +58,7 @@ def read_names_file(path: str, num_classes: int, benchmark: str) -> tuple[str, .
     if not osp.isfile(path):
         raise FileNotFoundError(f'{path} not found: {benchmark} needs a file of its {num_classes} class names, '
                                 'one per line in label order (docs/zero_shot_segmentation.md)')
-    names = tuple(read_class_names(path))
+    names = tuple(class_names(path))
     if len(names) != num_classes:
         raise ValueError(f'{path}: {benchmark} has {num_classes} classes, the file names {len(names)}')
     return names

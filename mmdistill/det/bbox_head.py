@@ -15,7 +15,8 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
-from ..clip.vocabulary import check_class_names, read_class_names, text_embeddings
+from ..clip.vocabulary import build_text_classifier_module
+from ..datasets.class_names import ClassesType, check_class_names
 from ..datasets.ov_splits import load_split
 
 
@@ -63,10 +64,10 @@ class FViTBBoxHead(ConvFCBBoxHead):
       the others by ``beta``; regression is class-agnostic.
 
     Args:
-        vocabulary: ``dict(classes=<list, comma string, file or dict(dataset=TYPE)>, text=dict(arch, checkpoint,
-            templates='vild', ...), base_classes=<list or split JSON file with a "base" list>)``.
-            ``base_classes=None`` trains every class. ``text`` goes to
-            :func:`~mmdistill.clip.vocabulary.text_embeddings` (cached on disk).
+        vocabulary: the vocabulary schema (:mod:`mmdistill.clip.vocabulary`, docs/vocabulary.md):
+            ``dict(classes=..., text=dict(arch=..., checkpoint=...), templates='vild', base_classes=<list or split
+            JSON file with a "base" list>)``; ``base_classes`` left out trains every class. Built into the
+            :class:`~mmdistill.clip.vocabulary.TextClassifier` ``text`` with a last 'background' row.
         background_weight: cross-entropy weight of the background class (0.6 COCO, 0.9 LVIS).
         temperature: initial learnable temperature of the classifier.
         ensemble: ``dict(alpha=0.1, beta=0.8, temperature=75.0)`` or ``None`` (detector scores only).
@@ -74,18 +75,20 @@ class FViTBBoxHead(ConvFCBBoxHead):
 
     def __init__(self, vocabulary: dict, background_weight: float = 0.6, temperature: float = 50.0,
                  ensemble: Optional[dict] = None, num_classes: Optional[int] = None, **kwargs) -> None:
-        classes = read_class_names(vocabulary['classes'])
+        text = build_text_classifier_module(vocabulary, type(self).__name__, splits=('base_classes', ),
+                                            background=True)
+        classes = text.vocabulary
         if num_classes is not None and num_classes != len(classes):
             raise ValueError(f'num_classes={num_classes} but the vocabulary has {len(classes)} classes; '
                              'leave num_classes out (it follows the vocabulary)')
         kwargs.setdefault('reg_class_agnostic', True)
         kwargs['cls_predictor_cfg'] = dict(type='CosineTextClassifier', temperature=temperature)
         super().__init__(num_classes=len(classes), **kwargs)
-        self.text_cfg = dict(vocabulary['text'])
+        self.text = text
         self.base_classes = self._read_base(vocabulary.get('base_classes'), classes)
         self.background_weight = background_weight
         self.ensemble = dict(ensemble) if ensemble else None
-        self.set_vocabulary(classes)
+        self._use_vocabulary()
 
     @staticmethod
     def _read_base(base: Union[None, str, Sequence[str]], classes: list[str]) -> Optional[frozenset]:
@@ -98,14 +101,20 @@ class FViTBBoxHead(ConvFCBBoxHead):
             raise ValueError(f'{source} names classes that are not in the vocabulary: {unknown}')
         return frozenset(names)
 
-    def set_vocabulary(self, class_names: Sequence[str]) -> None:
-        """Classify ``class_names`` (+ background); classes outside ``base_classes`` count as novel."""
-        self.class_names = check_class_names(class_names)
-        emb = text_embeddings(class_names=self.class_names, background=True, **self.text_cfg)
+    def set_vocabulary(self, classes: ClassesType) -> None:
+        """Classify ``classes`` (+ background; any form of ``parse_classes``); classes outside ``base_classes``
+        count as novel."""
+        self.text.set_vocabulary(classes)
+        self._use_vocabulary()
+
+    def _use_vocabulary(self) -> None:
+        """The classifier, class count, base mask and loss weights of the text classifier's vocabulary."""
+        emb = self.text.embeddings  # (C + 1, D), background last
         if emb.shape[1] != self.fc_cls.embeddings.shape[1]:
             raise ValueError(f'fc_out_channels is {self.fc_cls.embeddings.shape[1]} but the text embeddings '
-                             f'of {self.text_cfg.get("arch")} have {emb.shape[1]} dimensions; make them equal')
+                             f'of {self.text.text_cfg["arch"]} have {emb.shape[1]} dimensions; make them equal')
         device = self.fc_cls.temperature.device
+        self.class_names = self.text.vocabulary
         self.num_classes = len(self.class_names)
         self.fc_cls.embeddings = emb.to(device)
         base = torch.tensor([self.base_classes is None or n in self.base_classes for n in self.class_names] + [True])

@@ -7,6 +7,8 @@ import torch
 from mmdet.models.detectors import TwoStageDetector
 from mmdet.registry import MODELS
 
+from ..datasets.class_names import ClassesType
+
 
 class CLIPFeatureLevels(tuple):
     """The FPN levels (a tuple, as mmdet's heads expect) carrying the CLIP dense map for the region score.
@@ -42,9 +44,10 @@ class FViT(TwoStageDetector):
         """The class names the detector predicts, in label order."""
         return list(self.roi_head.bbox_head.class_names)
 
-    def set_vocabulary(self, class_names: Sequence[str]) -> None:
-        """Predict ``class_names`` from now on (no retraining: the classifier is text embeddings)."""
-        self.roi_head.set_vocabulary(class_names)
+    def set_vocabulary(self, classes: ClassesType) -> None:
+        """Predict ``classes`` (any form of ``parse_classes``) from now on (no retraining: the classifier is text
+        embeddings)."""
+        self.roi_head.set_vocabulary(classes)
         meta = dict(getattr(self, 'dataset_meta', None) or {})
         meta['classes'] = tuple(self.vocabulary)
         self.dataset_meta = meta

@@ -1,11 +1,11 @@
 """Detection with a user vocabulary: mmdet's ``DetInferencer`` for F-ViT checkpoints."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 from mmdet.apis import DetInferencer
 
-from ..clip.vocabulary import read_class_names
+from ..datasets.class_names import ClassesType
 
 
 class OVDetInferencer(DetInferencer):
@@ -19,12 +19,12 @@ class OVDetInferencer(DetInferencer):
     Args:
         model: an F-ViT config file or config.
         weights: its checkpoint.
-        texts: class names as a list, a comma-separated string or a file (one per line, or JSON);
-            ``None`` keeps the config's vocabulary.
+        texts: class names in any form of :func:`~mmdistill.datasets.class_names.parse_classes` (a list, a
+            comma-separated string, a file; synonyms joined by ``';'``); ``None`` keeps the config's vocabulary.
     """
 
     def __init__(self, model: Union[str, dict], weights: Optional[str] = None,
-                 texts: Union[None, str, Sequence[str]] = None, device: Optional[str] = None,
+                 texts: Optional[ClassesType] = None, device: Optional[str] = None,
                  show_progress: bool = True) -> None:
         super().__init__(model=model, weights=weights, device=device, scope='mmdet', palette='random',
                          show_progress=show_progress)
@@ -34,10 +34,10 @@ class OVDetInferencer(DetInferencer):
         if texts is not None:
             self.set_vocabulary(texts)
 
-    def set_vocabulary(self, texts: Union[str, Sequence[str]]) -> list[str]:
-        """Detect the classes ``texts`` names from now on; returns the names."""
-        names = read_class_names(texts)
-        self.model.set_vocabulary(names)
+    def set_vocabulary(self, texts: ClassesType) -> list[str]:
+        """Detect the classes ``texts`` names from now on (the model's ``set_vocabulary``); returns the names."""
+        self.model.set_vocabulary(texts)
+        names = list(self.model.vocabulary)
         self.model.dataset_meta['palette'] = 'random'
         self.visualizer.dataset_meta = self.model.dataset_meta
         return names

@@ -1,14 +1,13 @@
 """F-ViT's RoI head: mmdet's ``StandardRoIHead`` plus a 1x1 RoIAlign on the CLIP dense map at test time."""
 from __future__ import annotations
 
-from typing import Sequence
-
 import torch.nn.functional as F
 from mmdet.models.roi_heads import StandardRoIHead
 from mmdet.registry import MODELS
 from torch import Tensor
 
 from ..clip.pooling import roi_embeddings
+from ..datasets.class_names import ClassesType
 
 
 @MODELS.register_module()
@@ -30,7 +29,8 @@ class FViTRoIHead(StandardRoIHead):
         cls_score, bbox_pred = self.bbox_head(bbox_feats, clip_regions)
         return dict(cls_score=cls_score, bbox_pred=bbox_pred, bbox_feats=bbox_feats)
 
-    def set_vocabulary(self, class_names: Sequence[str]) -> None:
-        self.bbox_head.set_vocabulary(class_names)
+    def set_vocabulary(self, classes: ClassesType) -> None:
+        """Classify ``classes`` (any form of ``parse_classes``) from now on."""
+        self.bbox_head.set_vocabulary(classes)
         if self.with_mask:
-            self.mask_head.num_classes = len(class_names)
+            self.mask_head.num_classes = len(self.bbox_head.class_names)

@@ -52,6 +52,7 @@ from torch import nn
 
 from ..clip.pooling import roi_embeddings
 from ..clip.tower import CLIPTower
+from ..clip.vocabulary import build_text_classifier_module
 from ..registry import MODELS
 from ..utils import at_least_float32
 from .teachers import EMATeacher, FrozenTeacher, Teacher
@@ -132,8 +133,9 @@ class Distiller(BaseModel):
             the matching parameters outside the teachers train.
         student_size: side of the student image of box samplers (CLIPSelf: 1024 for ViT-B/16).
         token_size: ``L`` of the ``L x L`` region / grid tokens.
-        text: optional ``dict(arch=..., checkpoint=..., class_names=..., templates=...)`` for the
-            ``text`` signal (RegionText's concept vocabulary).
+        vocabulary: optional vocabulary schema (:mod:`mmdistill.clip.vocabulary`, docs/vocabulary.md):
+            ``dict(classes=..., text=dict(arch=..., checkpoint=...), templates=...)``, whose ``TextClassifier``
+            embeddings ``(C, D)`` are the ``text`` signal (RegionText's concept vocabulary).
         seed: seed of the view sampler; each step's generator is derived from
             ``(seed, rank, step)`` (:func:`~.views.view_generator`). ``None``: the seed of torch's
             default generator when the model is built (the run's ``randomness.seed``).
@@ -142,8 +144,8 @@ class Distiller(BaseModel):
     def __init__(self, student: dict, teachers: dict, views: Union[dict, Sequence[dict]], terms: Sequence[dict],
                  towers: Optional[dict] = None, heads: Optional[dict] = None, text_tower: Optional[dict] = None,
                  trainable: Optional[Sequence[str]] = None, student_size: int = 1024, token_size: int = 7,
-                 text: Optional[dict] = None, seed: Optional[int] = None, data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 vocabulary: Optional[dict] = None, seed: Optional[int] = None,
+                 data_preprocessor: Optional[dict] = None, init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.towers = nn.ModuleDict({name: MODELS.build(cfg) for name, cfg in (towers or {}).items()})
         self.student = MODELS.build(resolve_towers(dict(student), self.towers))
@@ -169,13 +171,8 @@ class Distiller(BaseModel):
             self.terms[name] = MODELS.build(cfg)
         self.student_size = student_size
         self.token_size = token_size
-        if text is not None:
-            from ..clip.vocabulary import resolve_class_names, text_embeddings
-            text = dict(text)
-            names = resolve_class_names(text.pop('class_names'))
-            self.register_buffer('text', text_embeddings(class_names=names, **text), persistent=False)
-        else:
-            self.text = None
+        self.vocabulary = (build_text_classifier_module(vocabulary, type(self).__name__)
+                           if vocabulary is not None else None)
         self.seed = torch.initial_seed() % 2 ** 32 if seed is None else seed
         # steps taken: with the seed and the rank it fixes each step's views, also after a resume
         self.register_buffer('view_step', torch.zeros((), dtype=torch.long))
@@ -232,8 +229,8 @@ class Distiller(BaseModel):
         for term, binding in self.bindings.items():
             for arg, key in binding.items():
                 if key == 'text':
-                    if self.text is None:
-                        raise KeyError(f'term {term!r}: {arg}={key!r} needs the distiller\'s text=dict(...)')
+                    if self.vocabulary is None:
+                        raise KeyError(f'term {term!r}: {arg}={key!r} needs the distiller\'s vocabulary=dict(...)')
                     continue
                 parts = key.split('.')
                 where = f'term {term!r}: {arg}={key!r}'
@@ -317,8 +314,8 @@ class Distiller(BaseModel):
                     ctx.update({key: no_grad(fn) for key, fn in refined.items()})
         if self.text_tower is not None:
             ctx.update({'student.captions.text': lambda: self.text_tower([s.caption for s in data_samples])})
-        if self.text is not None:
-            ctx.update({'text': lambda: self.text})
+        if self.vocabulary is not None:
+            ctx.update({'text': lambda: self.vocabulary.embeddings})
         return ctx, sum(v.num_regions for v in views.values())
 
     # ------------------------------------------------------------------ forward

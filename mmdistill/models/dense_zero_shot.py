@@ -11,14 +11,14 @@ embeddings (cosine similarity):
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 
 from ..clip.pooling import crop_and_resize
-from ..clip.vocabulary import resolve_class_names, text_embeddings
+from ..clip.vocabulary import build_text_classifier_module
 from ..registry import MODELS
 
 READOUTS = ('boxes', 'masks', 'crops')
@@ -30,10 +30,10 @@ class DenseZeroShotClassifier(BaseModel):
 
     Args:
         tower: config of a ``CLIPTower`` (the one being evaluated).
-        text: ``dict(arch=..., checkpoint=..., templates=...)`` of the CLIP whose
-            text tower gives the classifier (the original CLIP for distilled towers).
-        class_names: names in label order, or a registered dataset type
-            (e.g. ``'mmdet.CocoPanopticDataset'``) whose METAINFO classes to use.
+        vocabulary: the vocabulary schema (:mod:`mmdistill.clip.vocabulary`, docs/vocabulary.md):
+            ``dict(classes=..., text=dict(arch=..., checkpoint=...), templates=...)``: the classes in label
+            order (e.g. ``dict(dataset='mmdet.CocoPanopticDataset')``) and the CLIP whose text tower gives the
+            classifier (the original CLIP for distilled towers), built into the ``TextClassifier`` ``text``.
         readouts: any of ``('boxes', 'masks', 'crops')``.
         crop_scale: crops are squares of ``crop_scale * max(w, h)``.
         crop_letterbox: ``False``: the square keeps the image around the box (a
@@ -43,7 +43,7 @@ class DenseZeroShotClassifier(BaseModel):
         crop_batch: crops per tower forward.
     """
 
-    def __init__(self, tower: dict, text: dict, class_names: Union[Sequence[str], str],
+    def __init__(self, tower: dict, vocabulary: dict,
                  readouts: Sequence[str] = READOUTS, crop_scale: float = 1.0, crop_letterbox: bool = False,
                  topk: int = 5, crop_batch: int = 256, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -52,8 +52,8 @@ class DenseZeroShotClassifier(BaseModel):
         if unknown:
             raise ValueError(f'unknown readouts {sorted(unknown)}; choose from {READOUTS}')
         self.tower = MODELS.build(tower)
-        self.class_names = resolve_class_names(class_names)
-        self.register_buffer('classifier', text_embeddings(class_names=self.class_names, **text), persistent=False)
+        self.text = build_text_classifier_module(vocabulary, type(self).__name__)
+        self.class_names = self.text.vocabulary
         self.readouts = tuple(readouts)
         self.crop_scale = crop_scale
         self.crop_letterbox = crop_letterbox
@@ -82,7 +82,7 @@ class DenseZeroShotClassifier(BaseModel):
                                     letterbox=self.crop_letterbox)
             out['crops'] = torch.cat([F.normalize(self.tower.encode_image(c), dim=-1)
                                       for c in crops.split(self.crop_batch)]) if len(crops) else \
-                crops.new_zeros(0, self.classifier.shape[1])
+                crops.new_zeros(0, self.text.embed_dim)
         return out
 
     def predict(self, inputs: torch.Tensor, data_samples: list) -> list:
@@ -93,7 +93,7 @@ class DenseZeroShotClassifier(BaseModel):
         labels = torch.cat([s.gt_instances.labels for s in data_samples]).cpu()
         counts = [len(b) for b in boxes]
         for kind, emb in self.embed_segments(inputs, boxes, masks).items():
-            topk = (emb @ self.classifier.T).topk(self.topk, dim=1).indices.cpu()
+            topk = self.text(emb).topk(self.topk, dim=1).indices.cpu()
             for sample, k, lab in zip(data_samples, topk.split(counts), labels.split(counts)):
                 preds = sample.get('pred_zero_shot', {})
                 preds[kind] = dict(topk=k, labels=lab)

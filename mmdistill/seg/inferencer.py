@@ -56,8 +56,8 @@ class OVSegInferencer(MMSegInferencer):
     Args:
         model: config (file) of an open-vocabulary segmentor such as ``ZeroShotSegmentor``.
         weights: a checkpoint, or ``None`` for training-free models (their weights come from the config).
-        texts: class names as a list, a comma-separated string or a file (one per line, or JSON);
-            synonyms of a class joined by ``';'``; ``None`` keeps the config's vocabulary.
+        texts: class names in any form of :func:`~mmdistill.datasets.class_names.parse_classes` (a list, a
+            comma-separated string, a file; synonyms joined by ``';'``); ``None`` keeps the config's vocabulary.
         device: e.g. ``'cuda:0'`` or ``'cpu'`` (default: CUDA if available).
     """
 

@@ -18,7 +18,7 @@ and averaged upsampled probabilities; it gives other numbers on the same input a
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -29,41 +29,10 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..clip.vocabulary import check_class_names, read_class_names, text_embeddings
+from ..clip.vocabulary import build_text_classifier_module
+from ..datasets.class_names import ClassesType
 from ..utils import module_device
 from .inference import check_test_cfg, slide_inference
-
-ClassEntry = Union[str, Sequence[str]]
-
-
-def parse_vocabulary(classes: Union[str, dict, Sequence[ClassEntry]]) -> list[tuple[str, ...]]:
-    """The names of every class, in label order.
-
-    Args:
-        classes: a list whose entries are a name, a list / tuple of synonyms or a string of
-            synonyms separated by ``';'`` (``'dog;puppy'``); or a comma-separated string, a file
-            or ``dict(dataset=TYPE)`` (see :func:`~mmdistill.clip.vocabulary.read_class_names`).
-
-    Raises:
-        ValueError: fewer than two classes, a class without a name, or a name given twice
-            (synonyms included).
-    """
-    if isinstance(classes, (str, dict)):
-        classes = read_class_names(classes)
-    entries = []
-    for i, entry in enumerate(classes):
-        names = entry.split(';') if isinstance(entry, str) else entry
-        names = tuple(n for n in (str(n).strip() for n in names) if n)
-        if not names:
-            raise ValueError(f'class {i} of the vocabulary ({entry!r}) has no name')
-        entries.append(names)
-    if not entries:
-        raise ValueError('the vocabulary has no classes')
-    if len(entries) == 1:
-        raise ValueError(f'the vocabulary has one class ({entries[0]!r}); picking the best class per pixel '
-                         'would give it every pixel: give at least two classes (e.g. add "background")')
-    check_class_names([n for names in entries for n in names], 'the vocabulary (synonyms included)')
-    return entries
 
 
 def suppress_small_classes(probs: Tensor, threshold: float) -> Tensor:
@@ -84,10 +53,10 @@ class ZeroShotSegmentor(BaseSegmentor):
     Args:
         tower: config of a ``CLIPTower`` (built with ``trainable='none'``); its ``dense_path``
             chooses the readout ('value' = MaskCLIP, 'sclip', 'clearclip', 'naclip', ...).
-        vocabulary: ``dict(classes=..., text=dict(arch=..., checkpoint=..., templates=...,
-            name_cleaner=...))``. ``classes`` in label order, each a name, a list of synonyms or
-            ``'name;synonym'`` (see :func:`parse_vocabulary`); ``text`` goes to
-            :func:`~mmdistill.clip.vocabulary.text_embeddings` (cached on disk).
+        vocabulary: the vocabulary schema (:mod:`mmdistill.clip.vocabulary`, docs/vocabulary.md):
+            ``dict(classes=..., text=dict(arch=..., checkpoint=...), templates=..., name_cleaner=...)``;
+            ``classes`` in label order (at least two), each a name or synonyms ``'name;synonym'``, built into
+            the :class:`~mmdistill.clip.vocabulary.TextClassifier` ``text`` (each name apart).
         logit_scale: multiplies the cosine similarities before the softmax.
         background_threshold: if set, pixels whose highest class probability is below it get
             label 0, so class 0 of every vocabulary must then be the background class.
@@ -107,38 +76,35 @@ class ZeroShotSegmentor(BaseSegmentor):
                  data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.tower = MODELS.build(dict(tower, trainable='none'))
-        self.text_cfg = dict(vocabulary['text'])
+        self.text = build_text_classifier_module(vocabulary, type(self).__name__, min_classes=2)
+        self._check_dim()
         self.logit_scale = logit_scale
         self.background_threshold = background_threshold
         self.area_threshold = area_threshold
         self.post_processor = MODELS.build(post_processor) if post_processor else None
         self.test_cfg = check_test_cfg(test_cfg)
         self.align_corners = False  # read by mmseg's postprocess_result
-        self.set_vocabulary(vocabulary['classes'])
 
     # -------------------------------------------------------------- vocabulary
     @property
     def vocabulary(self) -> list[str]:
         """The classes in label order, synonyms joined by ``';'`` (accepted by :meth:`set_vocabulary`)."""
-        return [';'.join(names) for names in self._class_names]
+        return self.text.vocabulary
 
     @property
     def num_classes(self) -> int:
-        return len(self._class_names)
+        return self.text.num_classes
 
-    def set_vocabulary(self, classes: Union[str, dict, Sequence[ClassEntry]]) -> None:
-        """Segment ``classes`` from now on (see :func:`parse_vocabulary`); the tower is kept."""
-        class_names = parse_vocabulary(classes)
-        names = [n for entry in class_names for n in entry]
-        embeddings = text_embeddings(class_names=names, **self.text_cfg)
-        if embeddings.shape[1] != self.tower.embed_dim:
-            raise ValueError(f'the text embeddings of {self.text_cfg.get("arch")} have {embeddings.shape[1]} '
+    def set_vocabulary(self, classes: ClassesType) -> None:
+        """Segment ``classes`` from now on (any form of ``parse_classes``, two at least); the tower is kept."""
+        self.text.set_vocabulary(classes)
+        self._check_dim()
+
+    def _check_dim(self) -> None:
+        if self.text.embed_dim != self.tower.embed_dim:
+            raise ValueError(f'the text embeddings of {self.text.text_cfg["arch"]} have {self.text.embed_dim} '
                              f'dimensions but the tower {self.tower.arch} gives {self.tower.embed_dim}')
-        device = module_device(self.tower)
-        name_to_class = torch.tensor([c for c, entry in enumerate(class_names) for _ in entry], device=device)
-        self.register_buffer('text_embeddings', embeddings.to(device), persistent=False)  # (N, D)
-        self.register_buffer('name_to_class', name_to_class, persistent=False)  # (N,)
-        self._class_names = class_names
+        self.text.to(module_device(self.tower))
 
     # ------------------------------------------------------------------- dense
     def extract_feat(self, inputs: Tensor) -> Tensor:
@@ -147,7 +113,7 @@ class ZeroShotSegmentor(BaseSegmentor):
 
     def name_logits(self, dense: Tensor) -> Tensor:
         """Dense map ``(B, D, h, w)`` -> cosine similarity with every name ``(B, N, h, w)``."""
-        return torch.einsum('bdhw,nd->bnhw', dense, self.text_embeddings.to(dense.dtype))
+        return self.text(dense, dim=1, per_name=True)
 
     def class_probabilities(self, logits: Tensor) -> Tensor:
         """Cosines ``(B, N, ...)`` -> class probabilities ``(B, C, ...)``.
@@ -155,7 +121,7 @@ class ZeroShotSegmentor(BaseSegmentor):
         Softmax of ``logit_scale * cos`` over all names, then the max over the names of each class.
         """
         probs = (self.logit_scale * logits).softmax(dim=1)
-        index = self.name_to_class.view(1, -1, *[1] * (probs.dim() - 2)).expand_as(probs)
+        index = self.text.name_to_class.view(1, -1, *[1] * (probs.dim() - 2)).expand_as(probs)
         out = probs.new_zeros(probs.shape[0], self.num_classes, *probs.shape[2:])
         return out.scatter_reduce(1, index, probs, reduce='amax')
 

@@ -46,7 +46,7 @@ def build(args: argparse.Namespace):
     cfg.model.vocabulary.update(classes=classes, unseen_classes=None)
     if args.random_weights:
         cfg.model.tower.checkpoint = None
-        cfg.model.text_tower.checkpoint = None
+        cfg.model.vocabulary.text.checkpoint = None
     torch.manual_seed(0)
     return cfg, MODELS.build(cfg.model).to(args.device)
 
@@ -102,7 +102,7 @@ def main() -> None:
                         help='what to measure')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='config overrides, e.g. the memory options model.decode_head.with_cp=True '
-                             'model.tower.grad_checkpointing=True model.text_tower.grad_checkpointing=True')
+                             'model.tower.grad_checkpointing=True model.vocabulary.text.grad_checkpointing=True')
     args = parser.parse_args()
     ctx = mp.get_context('spawn')
     results = {}

@@ -26,7 +26,7 @@ from tqdm import tqdm
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmdistill.clip import CLIPTower  # noqa: E402
 from mmdistill.clip.pooling import crop_and_resize  # noqa: E402
-from mmdistill.clip.vocabulary import text_embeddings  # noqa: E402
+from mmdistill.clip.vocabulary import TextClassifier  # noqa: E402
 from mmdistill.datasets.synthetic import THING_CLASSES  # noqa: E402
 
 MEAN = torch.tensor([122.7709383, 116.7460125, 104.09373615]).view(3, 1, 1)
@@ -58,7 +58,8 @@ def load_split(world: str) -> tuple[list, dict]:
 def main() -> None:
     args = parse_args()
     tower = CLIPTower(args.arch, checkpoint=args.tower, trainable='none').eval()
-    classifier = text_embeddings(args.arch, args.clip, list(THING_CLASSES), templates=TEMPLATES)
+    classifier = TextClassifier(list(THING_CLASSES), text=dict(arch=args.arch, checkpoint=args.clip),
+                                templates=TEMPLATES).embeddings
     images, anns = load_split(args.world)
     rows = []
     for img in tqdm(images, desc='val images'):

@@ -14,7 +14,7 @@ test_data = dict(_delete_=True, type=dataset_type, data_root=data_root, seg_map_
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='SeenClassLabels', classes='mmseg.COCOStuffDataset', unseen_classes=unseen_classes),
+    dict(type='SeenClassLabels', classes=dict(dataset='mmseg.COCOStuffDataset'), unseen_classes=unseen_classes),
     dict(type='RandomResize', scale=(2048, 512), ratio_range=(0.5, 2.0), keep_ratio=True),
     dict(type='RandomCrop', crop_size=(512, 512), cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),

@@ -21,7 +21,7 @@ model = dict(
                   init_cfg=dict(type='Pretrained', checkpoint=student_checkpoint)),
     decode_head=dict(type='SegformerHead', in_channels=[64, 128, 320, 512], in_index=[0, 1, 2, 3], channels=256,
                      dropout_ratio=0.1, num_classes=512, norm_cfg=norm_cfg, align_corners=False),
-    vocabulary=dict(text=dict(arch=arch, checkpoint=clip_checkpoint, templates='imagenet80')),
+    vocabulary=dict(templates='imagenet80', text=dict(arch=arch, checkpoint=clip_checkpoint)),
     teacher=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint),
     teacher_size=(224, 224),
     # Eq. 2 / 4: InfoNCE on the paper's dot products F^T c / tau (normalize=False); tau 0.07, bank 24 (Sec. 4)

@@ -15,10 +15,10 @@ model = dict(
                            std=[68.5005327, 66.6321579, 70.32316305], bgr_to_rgb=True, pad_val=0, seg_pad_val=255,
                            size=crop_size),
     tower=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, dense_path='value'),
-    text_tower=dict(arch=arch, checkpoint=clip_checkpoint, trainable_attention=('q', 'v')),
     trainable_attention=('q', 'v'),
     guidance_layers=(3, 7),
-    vocabulary=dict(templates='scene', name_cleaner='default'),
+    vocabulary=dict(templates='scene', name_cleaner='default',
+                    text=dict(arch=arch, checkpoint=clip_checkpoint, trainable_attention=('q', 'v'))),
     decode_head=dict(
         type='CatSegHead', channels=128, num_layers=2, num_heads=4, window_size=12, class_pool=2, test_class_pool=1,
         appearance_dim=128, text_dim=128, decoder_channels=(64, 32), decoder_guidance_channels=(256, 128),

@@ -52,7 +52,7 @@ model = dict(
             # children add classes=... (a list, a file or dict(dataset=TYPE)) and base_classes=... (a split JSON
             # with a "base" list, or a list: the other classes get logit -inf and weight 0 in training)
             vocabulary=dict(
-                text=dict(arch='EVA02-B-16', checkpoint='checkpoints/EVA02_CLIP_B_psz16_s8B.pt', templates='vild')),
+                templates='vild', text=dict(arch='EVA02-B-16', checkpoint='checkpoints/EVA02_CLIP_B_psz16_s8B.pt')),
             background_weight=0.6,
             temperature=50.0,
             ensemble=dict(alpha=0.1, beta=0.8, temperature=75.0),

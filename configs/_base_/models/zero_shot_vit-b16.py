@@ -14,7 +14,7 @@ model = dict(
     # their clip/model.py interpolate_pos_encoding); only windows or images off the native 224 px use it
     tower=dict(type='CLIPTower', arch=arch, checkpoint=clip_checkpoint, dense_path='value',
                pos_embed_resize='bicubic_offset'),
-    vocabulary=dict(text=dict(arch=arch, checkpoint=clip_checkpoint, templates='imagenet80')),
+    vocabulary=dict(templates='imagenet80', text=dict(arch=arch, checkpoint=clip_checkpoint)),
     logit_scale=40.0,  # SCLIP's CLIPForSegmentation default (logit_scale=40); NACLIP: 40 everywhere
     background_threshold=None,
     test_cfg=dict(mode='slide', crop_size=(224, 224), stride=(112, 112)),

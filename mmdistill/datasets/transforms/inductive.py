@@ -7,7 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.registry import TRANSFORMS
 
-from ...clip.vocabulary import resolve_class_names
+from ..class_names import ClassesType, class_names
 from ..zero_shot_splits import resolve_split
 
 
@@ -20,15 +20,15 @@ class SeenClassLabels(BaseTransform):
     those left with no seen pixel. Place it after ``LoadAnnotations``.
 
     Args:
-        classes: the dataset's classes in label order, or a registered dataset type giving them
-            (e.g. ``'mmseg.COCOStuffDataset'``).
+        classes: the dataset's classes in label order, in any form of
+            :func:`~mmdistill.datasets.class_names.parse_classes` (e.g. ``dict(dataset='mmseg.COCOStuffDataset')``).
         unseen_classes: unseen class names (all others are seen) or a split JSON ``{"seen", "unseen"}``.
         ignore_index: the ignored label value.
     """
 
-    def __init__(self, classes: Union[str, Sequence[str]], unseen_classes: Union[str, Sequence[str]],
+    def __init__(self, classes: ClassesType, unseen_classes: Union[str, Sequence[str]],
                  ignore_index: int = 255) -> None:
-        self.classes = resolve_class_names(classes)
+        self.classes = class_names(classes)
         self.seen, self.unseen = resolve_split(unseen_classes, self.classes)
         self.ignore_index = ignore_index
         self.lookup = np.full(len(self.classes), ignore_index, dtype=np.int64)

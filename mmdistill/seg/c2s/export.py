@@ -33,7 +33,7 @@ def export_student(model: C2SSegmentor) -> tuple[dict[str, torch.Tensor], list[s
                          'seen_score_offset=0')
     state = {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(STUDENT_PREFIXES)}
     weight, bias = state['decode_head.conv_seg.weight'], state['decode_head.conv_seg.bias']  # (D, C, 1, 1), (D,)
-    text = model.seen_scale * model.test_embeddings.to(weight.dtype)  # (N, D)
+    text = model.seen_scale * model.text.embeddings.to(weight.dtype)  # (N, D)
     state['decode_head.conv_seg.weight'] = (text @ weight.flatten(1)).view(len(text), *weight.shape[1:])
     state['decode_head.conv_seg.bias'] = text @ bias
     return state, list(model.vocabulary)

@@ -21,7 +21,7 @@ and hand mmseg a stock model.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,8 @@ from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import Tensor, nn
 from torch.profiler import record_function
 
-from ...clip.vocabulary import check_class_names, read_class_names, text_embeddings
+from ...clip.vocabulary import build_text_classifier_module
+from ...datasets.class_names import ClassesType, class_names
 from ...datasets.zero_shot_splits import resolve_split
 from ...utils import at_least_float32, module_device
 from .bank import CLSTokenBank
@@ -59,9 +60,11 @@ class C2SSegmentor(EncoderDecoder):
             text embedding dimension ``D`` (its ``conv_seg`` gives the features ``F``).
         auxiliary_head: stock mmseg head config(s) with ``num_classes = D`` (training only, never exported): each
             one's features scored by the seen text embeddings, its ``loss_decode`` against the seen labels.
-        vocabulary: ``dict(classes=[...], unseen_classes=[...] or 'split.json', text=dict(arch=...,
-            checkpoint=..., templates=...))``: the dataset's classes in label order; training labels are
-            seen classes renumbered in that order (``SeenClassLabels``); testing scores all classes.
+        vocabulary: the vocabulary schema (:mod:`mmdistill.clip.vocabulary`, docs/vocabulary.md):
+            ``dict(classes=[...], unseen_classes=[...] or 'split.json', text=dict(arch=..., checkpoint=...),
+            templates=...)``: the dataset's classes in label order; training labels are seen classes renumbered
+            in that order (``SeenClassLabels``); testing scores all classes. Two text classifiers: ``seen_text``
+            (the seen classes, training) and ``text`` (the test vocabulary, :meth:`set_vocabulary`).
         teacher: config of a frozen ``CLIPTower`` (the CLIP image tower of ``text``); needed by every
             distillation part, not at test time and never saved in checkpoints.
         global_distill: ``dict(loss=dict(type='PrototypeInfoNCELoss', tau=0.07, normalize=False,
@@ -143,12 +146,14 @@ class C2SSegmentor(EncoderDecoder):
         self.register_buffer('teacher_std', torch.tensor(teacher_std).view(1, 3, 1, 1), persistent=False)
         self.seen_score_offset = seen_score_offset
         self.ignore_index = ignore_index
-        self.text_cfg = dict(vocabulary['text'])
-        self.classes = check_class_names(read_class_names(vocabulary['classes']), 'vocabulary.classes')
+        if vocabulary.get('unseen_classes') is None:
+            raise ValueError('C2SSegmentor: vocabulary.unseen_classes is missing (names or a split JSON file)')
+        self.classes = class_names(vocabulary['classes'])
         self.seen_classes, self.unseen_classes = resolve_split(vocabulary['unseen_classes'], self.classes)
-        seen = self._embed(self.seen_classes)
-        self.register_buffer('seen_embeddings', seen, persistent=False)  # (N_s, D)
-        self.set_vocabulary(self.classes)
+        name = type(self).__name__
+        self.seen_text = build_text_classifier_module(vocabulary, name, ('unseen_classes', ), self.seen_classes)
+        self.text = build_text_classifier_module(vocabulary, name, ('unseen_classes', ))
+        self._use_vocabulary()
         self._register_state_dict_hook(_drop_teacher)
         self.register_load_state_dict_post_hook(_forgive_missing_teacher)
 
@@ -182,18 +187,20 @@ class C2SSegmentor(EncoderDecoder):
         return list(self.auxiliary_head) if isinstance(self.auxiliary_head, nn.ModuleList) else [self.auxiliary_head]
 
     # -------------------------------------------------------------- vocabulary
-    def _embed(self, names: Sequence[str]) -> Tensor:
-        embeddings = text_embeddings(class_names=list(names), **self.text_cfg)
-        if embeddings.shape[1] != self.dim:
-            raise ValueError(f'the text embeddings of {self.text_cfg.get("arch")} have {embeddings.shape[1]} '
-                             f'dimensions but decode_head.num_classes is {self.dim}')
-        return embeddings.to(module_device(self.decode_head))
+    def set_vocabulary(self, classes: ClassesType) -> None:
+        """Segment ``classes`` (any form of ``parse_classes``) from now on; the student is kept."""
+        self.text.set_vocabulary(classes)
+        self._use_vocabulary()
 
-    def set_vocabulary(self, classes: Union[str, Sequence[str]]) -> None:
-        """Segment ``classes`` (a list, comma string or file) from now on; the student is kept."""
-        names = check_class_names(read_class_names(classes), 'the test vocabulary')
-        self.register_buffer('test_embeddings', self._embed(names), persistent=False)  # (N, D)
-        seen = torch.tensor([n in self.seen_classes for n in names], device=self.test_embeddings.device)
+    def _use_vocabulary(self) -> None:
+        """Check the text classifiers' size against ``D``; the seen mask and class count of the test vocabulary."""
+        for text in (self.seen_text, self.text):
+            if text.embed_dim != self.dim:
+                raise ValueError(f'the text embeddings of {text.text_cfg["arch"]} have {text.embed_dim} '
+                                 f'dimensions but decode_head.num_classes is {self.dim}')
+            text.to(module_device(self.decode_head))
+        names = self.text.vocabulary
+        seen = torch.tensor([n in self.seen_classes for n in names], device=self.text.embeddings.device)
         self.register_buffer('test_seen', seen, persistent=False)
         self.vocabulary = names
         self.num_classes = self.out_channels = len(names)  # slide inference sizes its buffer by these
@@ -211,7 +218,7 @@ class C2SSegmentor(EncoderDecoder):
 
     def classify(self, features: Tensor) -> Tensor:
         """``alpha F^T A`` over the test vocabulary: ``(B, D, h, w)`` -> ``(B, N, h, w)``."""
-        logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.test_embeddings.to(features.dtype))
+        logits = self.seen_scale * self.text(features, dim=1)
         if self.seen_score_offset > 0:
             logits = logits.sigmoid() - self.seen_score_offset * self.test_seen.view(1, -1, 1, 1).to(logits.dtype)
         return logits
@@ -269,7 +276,7 @@ class C2SSegmentor(EncoderDecoder):
             losses['loss_local'] = term.loss_weight * term(
                 self.local_projector(at_least_float32(prototypes[local_valid])), local_cls[local_valid],
                 torch.arange(int(local_valid.sum()), device=features.device))
-        logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', features, self.seen_embeddings.to(features.dtype))
+        logits = self.seen_scale * self.seen_text(features, dim=1)
         target, valid = labels, torch.ones(labels.shape[0], num_seen, dtype=torch.bool, device=labels.device)
         if self.latent_generator is not None and num_classes > num_seen:
             latent_valid = torch.arange(num_classes - num_seen, device=labels.device)[None] < num_latent[:, None]
@@ -295,7 +302,7 @@ class C2SSegmentor(EncoderDecoder):
         for i, head in enumerate(heads):
             prefix = f'aux_{i}' if isinstance(self.auxiliary_head, nn.ModuleList) else 'aux'
             aux = head(neck_out)  # (B, D, h, w)
-            logits = self.seen_scale * torch.einsum('bdhw,nd->bnhw', aux, self.seen_embeddings.to(aux.dtype))
+            logits = self.seen_scale * self.seen_text(aux, dim=1)
             logits = resize(logits, size=labels.shape[-2:], mode='bilinear', align_corners=self.align_corners)
             decode = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) else [head.loss_decode]
             for loss in decode:

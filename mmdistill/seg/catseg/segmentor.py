@@ -8,11 +8,9 @@ the text tower frozen: the "vanilla" variant of paper 001).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 from mmengine.runner.checkpoint import load_checkpoint
 from mmseg.models.segmentors import BaseSegmentor
 from mmseg.models.utils import resize
@@ -20,29 +18,14 @@ from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList, add_prefix
 from torch import Tensor
 
-from ...clip.text import build_prompts, get_templates
 from ...clip.text_tower import CLIPTextTower
-from ...clip.vocabulary import NAME_CLEANERS
+from ...clip.vocabulary import LIVE_TEXT_KEYS, TextClassifier, build_text_classifier_module, check_vocabulary
+from ...datasets.class_names import ClassesType, class_names
 from ...datasets.zero_shot_splits import resolve_split
 from ..inference import check_test_cfg, slide_inference
-from ..zero_shot import ClassEntry, parse_vocabulary
 from .finetune import tune_attention
 
 TEXT_PREFIX = 'text_tower.'
-
-
-@dataclass
-class PromptSet:
-    """The prompts of a vocabulary: every (class, synonym, template), and where each one's embedding goes."""
-
-    names: list[tuple[str, ...]]  # per class, its names
-    prompts: list[str]  # (P,)
-    slots: Tensor  # (P,) class * T + template
-    embeddings: Optional[Tensor] = None  # (C, T, D), cached while the text tower does not change
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.names)
 
 
 @MODELS.register_module()
@@ -52,13 +35,15 @@ class CatSegSegmentor(BaseSegmentor):
     Args:
         tower: ``CLIPTower`` config (its ``checkpoint`` chooses the tower: base or distilled); its dense path gives
             the cost volume's image side.
-        text_tower: ``dict(arch=..., checkpoint=..., trainable_attention=('q', 'v'))``: the CLIP text tower
-            (``CLIPTextTower``) and its trainable projections (``()``: frozen, kept out of checkpoints).
         decode_head: ``CatSegHead`` config; its CLIP sizes, template count and class count are filled in.
-        vocabulary: ``dict(classes=..., unseen_classes=None, templates='scene', name_cleaner='default')``: the
-            dataset's classes in label order (entries with synonyms: ``'tv;television'``, see
-            :func:`~mmdistill.seg.zero_shot.parse_vocabulary`); with ``unseen_classes`` (names or a split
-            file) training uses the seen classes only (labels renumbered as ``SeenClassLabels`` does).
+        vocabulary: the vocabulary schema (:mod:`mmdistill.clip.vocabulary`, docs/vocabulary.md):
+            ``dict(classes=..., unseen_classes=None, templates='scene', name_cleaner='default',
+            text=dict(arch=..., checkpoint=..., trainable_attention=('q', 'v'), grad_checkpointing=False))``:
+            the dataset's classes in label order (synonyms ``'tv;television'``); with ``unseen_classes`` (names
+            or a split file) training uses the seen classes only (labels renumbered as ``SeenClassLabels``
+            does). ``text`` builds the live text tower ``text_tower`` (``CLIPTextTower``) and its trainable
+            projections (``()``: frozen, kept out of checkpoints); two text classifiers read it: ``train_text``
+            (the training classes) and ``text`` (the test vocabulary, :meth:`set_vocabulary`).
         guidance_layers: tower blocks (0-indexed) whose tokens guide the decoder stages, shallow first.
         trainable_attention: image tower projections that train.
         checkpoint: a trained Cat-Seg checkpoint loaded at construction (evaluation configs).
@@ -68,14 +53,16 @@ class CatSegSegmentor(BaseSegmentor):
             view; :func:`~mmdistill.seg.inference.slide_inference`).
     """
 
-    def __init__(self, tower: ConfigType, text_tower: dict, decode_head: ConfigType, vocabulary: dict,
+    def __init__(self, tower: ConfigType, decode_head: ConfigType, vocabulary: dict,
                  guidance_layers: Sequence[int] = (3, 7), trainable_attention: Sequence[str] = ('q', 'v'),
                  checkpoint: Optional[str] = None, train_cfg: OptConfigType = None, test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None, init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.tower = MODELS.build(dict(tower, trainable='none'))
         tune_attention(self.tower.visual, trainable_attention)
-        text_cfg = dict(text_tower)
+        vocabulary = check_vocabulary(dict(vocabulary, templates=vocabulary.get('templates', 'scene')),
+                                      type(self).__name__, ('unseen_classes', ), LIVE_TEXT_KEYS)
+        text_cfg = dict(vocabulary['text'])
         text_attention = tuple(text_cfg.pop('trainable_attention', ('q', 'v')))
         self.text_tower = CLIPTextTower(**text_cfg, trainable=False)
         tune_attention(self.text_tower.clip, text_attention)
@@ -85,71 +72,54 @@ class CatSegSegmentor(BaseSegmentor):
             raise ValueError(f'guidance_layers {bad} out of range for {self.tower.arch} '
                              f'({self.tower.num_blocks} blocks)')
         self.guidance_layers = tuple(guidance_layers)
-        self.templates = get_templates(vocabulary.get('templates', 'scene'))
-        cleaner = vocabulary.get('name_cleaner', 'default')
-        if cleaner not in NAME_CLEANERS:
-            raise ValueError(f'vocabulary.name_cleaner must be one of {sorted(NAME_CLEANERS)}, got {cleaner!r}')
-        self.name_cleaner = NAME_CLEANERS[cleaner]
-        classes = [';'.join(names) for names in parse_vocabulary(vocabulary['classes'])]
+        classes = class_names(vocabulary['classes'])
         unseen = vocabulary.get('unseen_classes')
         train_classes = resolve_split(unseen, classes)[0] if unseen else classes
+
+        def text_classifier(names: list[str]) -> TextClassifier:
+            return build_text_classifier_module(vocabulary, type(self).__name__, ('unseen_classes', ), names,
+                                                text_keys=LIVE_TEXT_KEYS, encoder=self.text_tower.forward,
+                                                this_is_prefix=False)
+
+        self.train_text = text_classifier(train_classes)
+        self.text = text_classifier(classes)
         self.decode_head = MODELS.build(dict(
             decode_head, in_channels=self.tower.embed_dim, guidance_channels=self.tower.width,
-            num_templates=len(self.templates), num_classes=len(train_classes)))
+            num_templates=self.text.num_templates, num_classes=len(train_classes)))
+        self.decode_head.check_num_classes(self.train_text.num_classes)
+        self.decode_head.check_num_classes(self.text.num_classes)
         self.align_corners = self.decode_head.align_corners  # read by postprocess_result
         self.train_cfg, self.test_cfg = train_cfg, check_test_cfg(test_cfg, global_view=True)
-        self.train_prompts = self.prompt_set(train_classes)
-        self.set_vocabulary(classes)
         self._register_state_dict_hook(_drop_frozen_text_tower)
         self.register_load_state_dict_post_hook(_after_load)
         if checkpoint is not None:
             load_checkpoint(self, checkpoint, map_location='cpu', strict=True)
 
     # -------------------------------------------------------------- vocabulary
-    def prompt_set(self, classes: Union[str, dict, Sequence[ClassEntry]]) -> PromptSet:
-        """The prompts of ``classes`` (see :func:`parse_vocabulary`) with the configured templates."""
-        names = parse_vocabulary(classes)
-        self.decode_head.check_num_classes(len(names))
-        flat = [n for entry in names for n in entry]
-        prompts = build_prompts(flat, self.templates, this_is_prefix=False, name_cleaner=self.name_cleaner)
-        num_templates = len(self.templates)
-        slots = torch.tensor([c * num_templates + t for c, entry in enumerate(names) for _ in entry
-                              for t in range(num_templates)])
-        return PromptSet(names, [p for texts in prompts for p in texts], slots)
-
-    def set_vocabulary(self, classes: Union[str, dict, Sequence[ClassEntry]]) -> None:
-        """Segment ``classes`` from now on (a list, comma-separated string, file or ``dict(dataset=...)``)."""
-        self.test_prompts = self.prompt_set(classes)
+    def set_vocabulary(self, classes: ClassesType) -> None:
+        """Segment ``classes`` (any form of ``parse_classes``) from now on."""
+        self.decode_head.check_num_classes(len(class_names(classes)))
+        self.text.set_vocabulary(classes)
 
     @property
     def vocabulary(self) -> list[str]:
         """The test classes in label order, synonyms joined by ``';'``."""
-        return [';'.join(names) for names in self.test_prompts.names]
+        return self.text.vocabulary
 
     @property
     def num_classes(self) -> int:
-        return self.test_prompts.num_classes
+        return self.text.num_classes
 
-    def text_features(self, prompt_set: PromptSet) -> Tensor:
-        """``(C, T, D)`` unit embeddings: per template, the mean over a class's names (Cat-Seg's synonyms).
-
-        Cached while the text tower cannot change (frozen, or not training).
-        """
-        if prompt_set.embeddings is not None:
-            return prompt_set.embeddings
-        with torch.set_grad_enabled(self.training and self.text_trainable and torch.is_grad_enabled()):
-            embeddings = self.text_tower(prompt_set.prompts)  # (P, D), unit rows
-            slots = prompt_set.slots.to(embeddings.device)
-            total = embeddings.new_zeros(prompt_set.num_classes * len(self.templates), embeddings.shape[1])
-            total = F.normalize(total.index_add(0, slots, embeddings), dim=-1)
-        total = total.view(prompt_set.num_classes, len(self.templates), -1)
-        if not (self.training and self.text_trainable):
-            prompt_set.embeddings = total
-        return total
+    def text_features(self, text: TextClassifier) -> Tensor:
+        """``(C, T, D)`` unit embeddings of ``text``'s classes: per template, the mean over a class's names
+        (Cat-Seg's synonyms). Cached while the text tower cannot change (frozen, or not training)."""
+        trains = self.training and self.text_trainable
+        with torch.set_grad_enabled(trains and torch.is_grad_enabled()):
+            return text.template_embeddings(cache=not trains)
 
     def _clear_text_cache(self) -> None:
-        for prompt_set in (self.train_prompts, self.test_prompts):
-            prompt_set.embeddings = None
+        for text in (self.train_text, self.text):
+            text.clear_cache()
 
     def train(self, mode: bool = True) -> CatSegSegmentor:
         super().train(mode)
@@ -163,15 +133,16 @@ class CatSegSegmentor(BaseSegmentor):
         out = self.tower(inputs, dense=True, layers=self.guidance_layers)
         return out.dense, [out.layers[i % self.tower.num_blocks] for i in self.guidance_layers]
 
-    def logits(self, inputs: Tensor, prompt_set: PromptSet) -> Tensor:
-        """Images ``(B, 3, H, W)`` -> per-class logits ``(B, C, h', w')`` (the decoder's resolution)."""
-        text = self.text_features(prompt_set)
+    def logits(self, inputs: Tensor, text: TextClassifier) -> Tensor:
+        """Images ``(B, 3, H, W)`` -> per-class logits ``(B, C, h', w')`` of ``text``'s classes (the decoder's
+        resolution)."""
+        text = self.text_features(text)
         dense, layers = self.extract_feat(inputs)
         return self.decode_head((dense, layers, text[None].expand(inputs.shape[0], -1, -1, -1)))
 
     def encode_decode(self, inputs: Tensor, batch_img_metas: Optional[list[dict]] = None) -> Tensor:
         """Images ``(B, 3, H, W)`` -> logits ``(B, C, H, W)`` over the test vocabulary."""
-        return resize(self.logits(inputs, self.test_prompts), size=inputs.shape[-2:], mode='bilinear',
+        return resize(self.logits(inputs, self.text), size=inputs.shape[-2:], mode='bilinear',
                       align_corners=self.align_corners)
 
     def inference(self, inputs: Tensor) -> Tensor:
@@ -188,7 +159,7 @@ class CatSegSegmentor(BaseSegmentor):
     # ------------------------------------------------------------ mmseg entries
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         """Per-class sigmoid BCE (``decode_head.loss_decode``) over the training vocabulary."""
-        text = self.text_features(self.train_prompts)
+        text = self.text_features(self.train_text)
         dense, layers = self.extract_feat(inputs)
         feats = (dense, layers, text[None].expand(inputs.shape[0], -1, -1, -1))
         return add_prefix(self.decode_head.loss(feats, data_samples, self.train_cfg), 'decode')
