@@ -88,13 +88,15 @@ def check_vocabulary(vocabulary: dict, consumer: str, splits: Sequence[str] = ()
 
 
 def build_text_classifier_module(vocabulary: dict, consumer: str, splits: Sequence[str] = (),
-                                 classes: Optional[ClassesType] = None, **kwargs) -> TextClassifier:
-    """A :class:`TextClassifier` (through the registry) from a consumer's checked vocabulary config.
+                                 classes: Optional[ClassesType] = None, text_keys: Sequence[str] = (),
+                                 **kwargs) -> TextClassifier:
+    """A :class:`TextClassifier` (through the registry) from a consumer's vocabulary config.
 
-    ``classes`` replaces ``vocabulary['classes']`` (e.g. a training subset); ``kwargs`` are the consumer's own
-    arguments of :class:`TextClassifier` (``background``, ``min_classes``, ``encoder``...).
+    ``splits`` / ``text_keys`` go to :func:`check_vocabulary` (the splits stay with the consumer); ``classes``
+    replaces ``vocabulary['classes']`` (e.g. a training subset); ``kwargs`` are the consumer's own arguments of
+    :class:`TextClassifier` (``background``, ``min_classes``, ``encoder``...).
     """
-    vocabulary = check_vocabulary(vocabulary, consumer, splits, kwargs.pop('text_keys', ()))
+    vocabulary = check_vocabulary(vocabulary, consumer, splits, text_keys)
     for key in splits:
         vocabulary.pop(key, None)
     if classes is not None:
