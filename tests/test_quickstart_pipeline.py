@@ -12,8 +12,10 @@ import mmdistill  # noqa: F401
 from mmdistill.apis.quickstart import (
     EVAL_CONFIG,
     PRETRAIN_CONFIG,
+    Claim,
     Row,
     file_key,
+    format_claim,
     format_table,
     last_checkpoint,
     load_main_job,
@@ -106,15 +108,42 @@ def test_main_job_config_names_known_towers_and_splits_default_rows(tmp_path):
         assert osp.isfile(osp.join(REPO, section.config))
         assert all(osp.isfile(osp.join(REPO, r.config)) for r in section.rows if r.config)
     students = sections[4]
-    assert students.tower_key is None and students.train and not any(r.default for r in students.rows)
+    assert students.tower_key is None and students.train and all(r.default for r in students.rows)
     assert [r.config is None for r in students.rows] == [False, True]  # seen only: its own config; C2S: the section's
     detection = sections[1]
     assert [r.tower for r in detection.rows if r.default] == ['tiny_clip', 'clipself'] and detection.train
+    # every paper's method and every consumer by default
+    default = {s.name: [r.tower for r in s.rows if r.default] for s in sections}
+    papers = {'tiny_clip', 'clipself', 'r_sc_clipself', 'atas', 'image_text_ft', 'silc_ft'}
+    assert papers <= set(default['dense_zero_shot'])
+    assert default['catseg'] == ['r_sc_clipself'] and len(default['zero_shot_students']) == 2
+    # each claim compares two default rows
+    for section in sections:
+        labels = {r.label for r in section.rows if r.default}
+        assert all({c.row, c.baseline} <= labels for c in section.claims), section.name
+    assert sum(len(s.claims) for s in sections) >= 8
     bad = tmp_path / 'job.py'
     bad.write_text("towers = dict(a=dict(label='A'))\nsections = [dict(name='s', title='t', config='c', "
                    "tower_key='k', columns=[], rows=[dict(tower='b')])]\n")
     with pytest.raises(KeyError, match="names tower 'b'"):
         load_main_job(str(bad))
+    bad.write_text("towers = dict(a=dict(label='A'))\nsections = [dict(name='s', title='t', config='c', "
+                   "tower_key='k', columns=[], rows=[dict(tower='a')], claims=[dict(text='x', row='A', "
+                   "baseline='B', metric='m', margin=1.0)])]\n")
+    with pytest.raises(KeyError, match=r"claim of section 's' names rows \['B'\]"):
+        load_main_job(str(bad))
+
+
+def test_claims_say_whether_they_hold():
+    claim = Claim(text='it learns', row='new', baseline='old', metric='coco/novel_ap50', margin=6.0, scale=100)
+    rows = {'new': Row('new', 'b', metrics={'coco/novel_ap50': 0.163}),
+            'old': Row('old', 'a', metrics={'coco/novel_ap50': 0.042})}
+    result = claim.check(rows)
+    assert result['holds'] and abs(result['value'] - 16.3) < 1e-9 and abs(result['baseline_value'] - 4.2) < 1e-9
+    assert format_claim(result) == '- it learns: new 16.3 vs old 4.2 (+12.1, needs +6.0): holds'
+    rows['old'].metrics['coco/novel_ap50'] = 0.12
+    assert not claim.check(rows)['holds'] and format_claim(claim.check(rows)).endswith('DOES NOT HOLD')
+    assert claim.check({'new': rows['new']}) is None  # a row that did not run: no verdict
 
 
 def test_a_tower_with_its_own_text_tower_classifies_with_it(tmp_path):

@@ -30,6 +30,7 @@ from mmdistill.apis.web_demo import (
     upscale,
     world_examples,
 )
+from mmdistill.utils.run_manifest import read_manifest, record_model, record_tower
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEG_KINDS = ('training_free', 'catseg', 'c2s')
@@ -217,8 +218,9 @@ def test_the_page_is_built_and_its_upload_lets_non_images_through(setup, tmp_pat
 
 
 def fake_main_job(root, world: str, clip: str, models: dict) -> str:
-    """A main job's run folder: the tiny CLIP, a CLIPSelf tower (and an older one of another key), an F-ViT
-    trained on it and a C2S student, as the main job lays them out (config copies beside the checkpoints)."""
+    """A main job's run folder: the tiny CLIP, a CLIPSelf tower (and an older one of another key, which the
+    manifest no longer names), an F-ViT trained on it and a C2S student, with the run's manifest and config copies
+    beside the checkpoints, as the main job lays them out."""
     towers, sections = load_main_job()
     work = root / 'quickstart'
     (work / 'towers').mkdir(parents=True)
@@ -227,10 +229,13 @@ def fake_main_job(root, world: str, clip: str, models: dict) -> str:
     old = work / 'towers' / 'clipself_patches_synthetic_seed0_99112233445566aa.pt'
     for path in (old, clipself):
         shutil.copy(clip, path)
-    os.utime(old, (1, 1))
-    trained = dict(detection=('fvit', 'model.backbone.tower.checkpoint', str(clipself)),
-                   zero_shot_students=('c2s', None, None))
-    for name, (kind, key, tower) in trained.items():
+    record_tower(str(work), 'clipself', 'CLIPSelf', 0, str(old), towers['clipself']['config'])
+    record_tower(str(work), 'clipself', 'CLIPSelf', 0, str(clipself), towers['clipself']['config'])  # replaces it
+    rows = {s.name: s.rows for s in sections}
+    trained = dict(detection=('fvit', 'model.backbone.tower.checkpoint', str(clipself), 'CLIPSelf'),
+                   zero_shot_students=('c2s', None, None, next(r.label for r in rows['zero_shot_students']
+                                                                  if r.config is None)))
+    for name, (kind, key, tower, label) in trained.items():
         run = work / name / 'seed0_0011223344556677'
         run.mkdir(parents=True)
         cfg = models[kind].config.copy()
@@ -238,7 +243,8 @@ def fake_main_job(root, world: str, clip: str, models: dict) -> str:
             cfg.merge_from_dict({key: tower})
         cfg.dump(str(run / osp.basename(cfg.filename)))
         shutil.copy(models[kind].checkpoint, run / 'iter_4.pth')
-        (run / 'last_checkpoint').write_text(str(run / 'iter_4.pth'))
+        record_model(str(work), name, 'row', label, 0, cfg.filename, {key: tower} if key else {},
+                     str(run / 'iter_4.pth'))
     return str(work)
 
 
@@ -317,3 +323,21 @@ def test_real_scale_configs_on_the_command_line(tmp_path):
         config_model(str(stock))
     with pytest.raises(FileNotFoundError, match='config not found'):
         config_model(str(tmp_path / 'missing.py'))
+
+
+def test_run_manifest_round_trip_and_replacement(tmp_path):
+    work = str(tmp_path / 'run')
+    os.makedirs(work)
+    assert read_manifest(work) == dict(towers={}, refiners={}, models={})
+    record_tower(work, 'atas', 'ATAS', 1, osp.join(work, 'towers', 'a.pt'), 'configs/atas/atas_synthetic.py')
+    record_tower(work, 'silc', 'SILC', 0, osp.join(work, 'towers', 's.pt'), 'c.py', own_text=True)
+    record_tower(work, 'atas', 'ATAS', 1, osp.join(work, 'towers', 'b.pt'), 'configs/atas/atas_synthetic.py')
+    manifest = read_manifest(work)
+    assert sorted(manifest['towers']) == ['atas_seed1', 'silc_seed0']
+    assert manifest['towers']['atas_seed1']['checkpoint'] == osp.join(work, 'towers', 'b.pt')
+    assert manifest['towers']['atas_seed1']['text_checkpoint'] is None
+    assert manifest['towers']['silc_seed0']['text_checkpoint'] == osp.join(work, 'towers', 's.pt')
+    # stored relative to the run folder: a moved folder keeps working
+    moved = str(tmp_path / 'moved')
+    shutil.move(work, moved)
+    assert read_manifest(moved)['towers']['silc_seed0']['checkpoint'] == osp.join(moved, 'towers', 's.pt')

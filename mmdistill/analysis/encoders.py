@@ -8,9 +8,7 @@ quickstart cached (:func:`quickstart_towers`).
 """
 from __future__ import annotations
 
-import glob
 import os.path as osp
-import re
 from typing import Optional, Protocol, Sequence
 
 import torch
@@ -20,6 +18,7 @@ from torch import nn
 
 from ..clip.tower import CLIPTower
 from ..registry import MODELS
+from ..utils.run_manifest import read_manifest
 
 WORLD_ARCH = 'mmdistill-world-ViT-P12'
 REFINER_PREFIX = 'refiner:'
@@ -87,14 +86,10 @@ def load_encoder(spec: str, arch: str = WORLD_ARCH) -> DenseEncoder:
     return CLIPTower(arch, checkpoint=spec, trainable='none').eval()
 
 
-def tower_label(path: str) -> str:
-    """``towers/clipself_patches_synthetic_seed0_bb9df4d51f68bea4.pt`` -> ``clipself_patches_seed0``."""
-    return re.sub(r'_synthetic|_[0-9a-f]{16}$', '', osp.splitext(osp.basename(path))[0])
-
-
 def quickstart_towers(work_dir: str = 'work_dirs/quickstart', refiner: bool = True) -> dict[str, str]:
-    """Specs of the towers the quickstart cached: the tiny CLIP, each distilled tower, and (``refiner``)
-    the tiny CLIP read through the Refiner of seed 0.
+    """Specs of the towers the main job made under ``work_dir`` (its manifest, ``towers.json``): the tiny CLIP,
+    each distilled tower (named ``<main-job tower>_seed<s>``, e.g. ``clipself_seed0``), and (``refiner``) the
+    tiny CLIP read through the Refiner of seed 0.
 
     Raises:
         FileNotFoundError: no tiny CLIP under ``work_dir`` (run ``bash tools/quickstart.sh`` first).
@@ -103,11 +98,12 @@ def quickstart_towers(work_dir: str = 'work_dirs/quickstart', refiner: bool = Tr
     if not osp.isfile(tiny):
         raise FileNotFoundError(f'no tiny CLIP at {tiny!r}: run bash tools/quickstart.sh first, or name '
                                 'towers with --tower NAME=SPEC')
+    manifest = read_manifest(work_dir)
     specs = {'tiny CLIP': tiny}
-    specs.update({tower_label(p): p for p in sorted(glob.glob(osp.join(work_dir, 'towers', '*.pt')))})
-    refiners = sorted(glob.glob(osp.join(work_dir, 'refiner_seed0_*', 'iter_*.pth')))
-    if refiner and refiners:
-        specs['tiny CLIP + Refiner'] = REFINER_PREFIX + refiners[-1]
+    specs.update({key: entry['checkpoint'] for key, entry in sorted(manifest['towers'].items())
+                  if entry['config'] and osp.isfile(entry['checkpoint'])})
+    if refiner and '0' in manifest['refiners']:
+        specs['tiny CLIP + Refiner'] = REFINER_PREFIX + manifest['refiners']['0']
     return specs
 
 
@@ -119,7 +115,7 @@ def parse_tower_specs(items: Optional[Sequence[str]], work_dir: str = 'work_dirs
         return quickstart_towers(work_dir, refiner)
     specs = {}
     for item in items:
-        name, spec = item.split('=', 1) if '=' in item else (tower_label(item), item)
+        name, spec = item.split('=', 1) if '=' in item else (osp.splitext(osp.basename(item))[0], item)
         if name in specs:
             raise ValueError(f'tower name {name!r} given twice')
         specs[name] = spec

@@ -88,6 +88,7 @@ class MainJobConsole:
         self.stream = os.fdopen(os.dup(stream.fileno()), 'w', buffering=1)
         self.desc: Optional[str] = None
         self.ran: list[tuple[str, float]] = []  # (description, seconds) of every step that ran
+        self.timings: list[tuple[str, float]] = []  # (step name, seconds) of every step that ran
 
     def print(self, text: str = '') -> None:
         self.stream.write(text + '\n')
@@ -132,6 +133,7 @@ class MainJobConsole:
                     os.dup2(saved[0], 1)
                     os.dup2(saved[1], 2)
             self.ran.append((summary or desc, time.time() - start))
+            self.timings.append((name, time.time() - start))
         except Exception as error:
             self.print(f'  {desc}: FAILED after {format_duration(time.time() - start)}; full log: {log_path}')
             self.print('  | ' + '\n  | '.join(tail(log_path, TAIL_LINES)))

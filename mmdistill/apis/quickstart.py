@@ -24,6 +24,7 @@ from mmengine.runner import Runner
 from ..clip.architectures import MODEL_CONFIG_DIR
 from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
+from ..utils.run_manifest import record_model, record_refiner, record_tower
 from ..utils.runtime import add_training_hooks
 from .console import MainJobConsole, attach_progress, format_duration, step
 
@@ -50,6 +51,14 @@ class QuickstartPaths:
     @property
     def results_md(self) -> str:
         return osp.join(self.work_dir, 'results.md')
+
+    @property
+    def claims(self) -> str:
+        return osp.join(self.work_dir, 'claims.json')
+
+    @property
+    def stage_times(self) -> str:
+        return osp.join(self.work_dir, 'stage_times.json')
 
     @property
     def picture(self) -> str:
@@ -171,12 +180,20 @@ def last_checkpoint(runner: Runner) -> str:
 def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     """Stage 1 of R-SCD: the Refiner trained on the world (cached per seed)."""
     work_dir = paths.stage_dir(f'refiner_seed{seed}_{file_key(resolved_config(REFINER_CONFIG), paths.tiny_clip)}')
-    done = osp.join(work_dir, 'iter_200.pth')
-    if osp.isfile(done) and not force:
-        return done
-    with step(f'refiner_seed{seed}', f'train the Refiner (seed {seed})', 'Refiner trained'):
-        runner = train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
-        return last_checkpoint(runner)
+    done = final_checkpoint(REFINER_CONFIG, work_dir)
+    if not osp.isfile(done) or force:
+        with step(f'refiner_seed{seed}', f'train the Refiner (seed {seed})', 'Refiner trained'):
+            train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
+    record_refiner(paths.work_dir, seed, done)
+    return done
+
+
+def final_checkpoint(config: str, work_dir: str, options: Optional[dict] = None) -> str:
+    """Where a training of ``config`` (with ``options``) in ``work_dir`` leaves its last checkpoint,
+    ``iter_<max_iters>.pth``: a finished training is one whose file exists (an interrupted one resumes)."""
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(options or {})
+    return osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
 
 
 def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool) -> str:
@@ -185,20 +202,24 @@ def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool)
     with it, under ``spec['text_prefix']`` of the training checkpoint, where given)."""
     config = spec.get('config')
     if config is None:
+        record_tower(paths.work_dir, spec.get('name', 'tiny_clip'), spec.get('label', 'tiny CLIP'), seed,
+                     paths.tiny_clip)
         return paths.tiny_clip  # made by stage 2
     stem = osp.splitext(osp.basename(config))[0]
     refiner = resolved_config(REFINER_CONFIG) if spec.get('refiner') else ''
     key = file_key(resolved_config(config), paths.tiny_clip, refiner)
     out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
-    if osp.isfile(out) and not force:
-        return out
-    mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
-    if spec.get('refiner'):
-        mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
-    with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})', 'tower distilled'):
-        runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
-        return export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip, prefix='student.',
-                                text_prefix=spec.get('text_prefix'))
+    if not osp.isfile(out) or force:
+        mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
+        if spec.get('refiner'):
+            mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
+        with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})', 'tower distilled'):
+            runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
+            export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip,
+                             prefix=spec.get('prefix', 'student.'), text_prefix=spec.get('text_prefix'))
+    record_tower(paths.work_dir, spec.get('name', stem), spec.get('label', stem), seed, out, config,
+                 own_text=bool(spec.get('text_prefix')))
+    return out
 
 
 @dataclass
@@ -220,6 +241,35 @@ class Row:
 
 
 @dataclass
+class Claim:
+    """A paper's comparison that the world reproduces: ``row`` beats ``baseline`` (row labels of the section) on
+    ``metric`` by at least ``margin``, in the table's units (the metric times ``scale``)."""
+
+    text: str
+    row: str
+    baseline: str
+    metric: str
+    margin: float
+    scale: float = 1.0
+
+    def check(self, rows: dict) -> Optional[dict]:
+        """The claim's numbers and whether it holds, given ``{label: Row}``; None if a row did not run."""
+        if self.row not in rows or self.baseline not in rows:
+            return None
+        value, base = (rows[label].metrics[self.metric] * self.scale for label in (self.row, self.baseline))
+        return dict(text=self.text, row=self.row, baseline=self.baseline, metric=self.metric, value=value,
+                    baseline_value=base, margin=self.margin, holds=value - base >= self.margin)
+
+
+def format_claim(result: dict) -> str:
+    """``'- CLIPSelf lifts boxes: CLIPSelf 31.0 vs tiny CLIP 4.6 (+26.4, needs +10.0): holds'``."""
+    gain = result['value'] - result['baseline_value']
+    return (f"- {result['text']}: {result['row']} {result['value']:.1f} vs {result['baseline']} "
+            f"{result['baseline_value']:.1f} ({gain:+.1f}, needs {result['margin']:+.1f}): "
+            + ('holds' if result['holds'] else 'DOES NOT HOLD'))
+
+
+@dataclass
 class Section:
     """A config tested once per row with the row's tower at ``tower_key`` (trained on it first if ``train``).
 
@@ -237,13 +287,15 @@ class Section:
     outputs: dict = field(default_factory=dict)  # config key -> output file name, per evaluation
     prepare: Optional[str] = None
     picture: Optional[str] = None
+    options: dict = field(default_factory=dict)  # config options of the main job's runs (training and tests)
+    claims: list = field(default_factory=list)  # Claim: the papers' comparisons its table shows
     tower_pictures: Optional[dict] = None  # affinity maps / PCA of the rows' towers: indices, grid, size, cell
 
 
 def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
     """``(towers, sections)`` of the main job; an unknown tower name is an error naming it."""
     cfg = Config.fromfile(config)
-    towers = cfg.towers.to_dict()
+    towers = {name: dict(spec, name=name) for name, spec in cfg.towers.to_dict().items()}
     sections = []
     for spec in cfg.sections:
         spec = spec.to_dict()
@@ -256,7 +308,14 @@ def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
                             default=row.get('default', True), test_options=row.get('test_options', {}),
                             config=row.get('config'), own_text=bool(towers[row['tower']].get('text_prefix'))))
         columns = [(c[0], list(c[1]), c[2] if len(c) > 2 else 1.0) for c in spec.pop('columns')]
-        sections.append(Section(rows=rows, columns=columns, **spec))
+        claims = [Claim(**claim) for claim in spec.pop('claims', [])]
+        labels = {row.label for row in rows}
+        for claim in claims:
+            unknown = {claim.row, claim.baseline} - labels
+            if unknown:
+                raise KeyError(f'{config}: a claim of section {spec["name"]!r} names rows {sorted(unknown)}; '
+                               f'its rows: {sorted(labels)}')
+        sections.append(Section(rows=rows, columns=columns, claims=claims, **spec))
     return towers, sections
 
 
@@ -273,19 +332,19 @@ def tower_options(section: Section, row: Row, tower: str) -> dict:
 def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths, seed: int, force: bool) -> str:
     """Train the row's config on ``tower`` (cached per tower, config and seed); its last checkpoint."""
     config = row.config or section.config
-    key = file_key(resolved_config(config), tower, osp.join(paths.world, 'meta.json'), str(seed))
+    key = file_key(resolved_config(config), tower, osp.join(paths.world, 'meta.json'), str(seed),
+                   json.dumps(section.options, sort_keys=True))
     work_dir = paths.stage_dir(osp.join(section.name, f'seed{seed}_{key}'))
-    done = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(done) and not force:
-        path = open(done).read().strip()
-        if osp.isfile(path):
-            return path
-    # the section tests the model itself: no validation during training
-    with step(f'{section.name}.train.{row_slug(row)}_seed{seed}', f'train {section.name} on {row.label} (seed {seed})',
-              'model trained'):
-        runner = train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
-                                   **tower_options(section, row, tower), **{'train_cfg.val_interval': 10 ** 9})
-        return last_checkpoint(runner)
+    options = {**section.options, **tower_options(section, row, tower)}
+    done = final_checkpoint(config, work_dir, section.options)
+    if not osp.isfile(done) or force:
+        # the section tests the model itself: no validation during training
+        with step(f'{section.name}.train.{row_slug(row)}_seed{seed}',
+                  f'train {section.name} on {row.label} (seed {seed})', 'model trained'):
+            train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip}, **options,
+                              **{'train_cfg.val_interval': 10 ** 9})
+    record_model(paths.work_dir, section.name, row_slug(row), row.label, seed, config, options, done)
+    return done
 
 
 def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths: QuickstartPaths,
@@ -295,14 +354,14 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
     out_dir = paths.stage_dir(osp.join('eval', section.name))
     os.makedirs(out_dir, exist_ok=True)
     key = file_key(tower, model or '', paths.tiny_clip, resolved_config(config),
-                   osp.join(paths.world, 'meta.json'), json.dumps(row.test_options, sort_keys=True))
+                   osp.join(paths.world, 'meta.json'), json.dumps([section.options, row.test_options], sort_keys=True))
     stem = f'{osp.splitext(osp.basename(model or tower))[0]}.{key}'
     cache = osp.join(out_dir, f'{stem}.json')
     if osp.isfile(cache) and not force:
         return json.load(open(cache))
     cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
     outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
-    cfg.merge_from_dict({**tower_options(section, row, tower), **row.test_options,
+    cfg.merge_from_dict({**section.options, **tower_options(section, row, tower), **row.test_options,
                          **{k: outputs[name] for k, name in section.outputs.items()}})
     if model is not None:
         cfg.load_from = model
@@ -469,6 +528,8 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
     console.print(f'\n[1/{total}] synthetic world ({paths.world})')
     start, cached = time.time(), not force and world_is_complete(paths.world, seed=seed)
     ensure_world(paths, seed, force)
+    if not cached:
+        console.timings.append(('world', time.time() - start))
     console.print('  cached' if cached else f'  generated in {format_duration(time.time() - start)}')
     console.print(f'\n[2/{total}] tiny CLIP: image-text contrastive pretraining ({paths.tiny_clip})')
     done = len(console.ran)
@@ -480,8 +541,11 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
     console.print(f'\n[{total}/{total}] results')
     done = len(console.ran)
     seeds_note = f' Mean over seeds {list(seeds)}, ± = std.' if len(seeds) > 1 else ''
-    parts, pictures = [], []
+    parts, pictures, claims = [], [], []
     for section in sections:
+        rows = {row.label: row for row in section.rows}
+        results = [r for r in (claim.check(rows) for claim in section.claims) if r is not None]
+        claims += results
         picture = None
         if section.picture:
             with step(f'{section.name}.picture', f'picture of {section.name}'):
@@ -490,6 +554,7 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
             pictures += tower_pictures(section, paths, section.tower_pictures)
         pictures += [picture] if picture else []
         parts.append(f'## {section.title}\n\n{format_table(section)}\n'
+                     + ''.join(f'{format_claim(r)}\n' for r in results)
                      + (f'\n![{section.name}]({osp.relpath(picture, paths.work_dir)})\n' if picture else ''))
     towers_part = ''.join(f'\n![{osp.basename(p)}]({osp.relpath(p, paths.work_dir)})\n' for p in pictures
                           if osp.basename(p) in ('affinity_maps.png', 'feature_pca.png'))
@@ -500,4 +565,14 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
     text = f'# The main job on the synthetic world{seeds_note}\n\n' + '\n'.join(parts)
     with open(paths.results_md, 'w') as f:
         f.write(text)
+    write_stage_times(console, paths.stage_times)
+    with open(paths.claims, 'w') as f:
+        json.dump(claims, f, indent=1)
     return text, pictures
+
+
+def write_stage_times(console: MainJobConsole, path: str) -> None:
+    """``path``: the seconds of every step this run computed (``[name, seconds]`` pairs, in order; cached
+    steps are absent), read by ``tools/analysis/benchmark_main_job.py``."""
+    with open(path, 'w') as f:
+        json.dump(dict(steps=[[name, round(seconds, 1)] for name, seconds in console.timings]), f, indent=1)

@@ -12,7 +12,6 @@ import glob
 import html
 import os
 import os.path as osp
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from mmengine.dataset import pseudo_collate
 from PIL import Image, ImageDraw
 
 from ..datasets.class_names import parse_classes as read_classes
+from ..utils.run_manifest import read_manifest
 
 QUICKSTART_COMMAND = 'bash tools/quickstart.sh'
 KINDS = {  # kind -> what the page calls it
@@ -45,8 +45,6 @@ EXAMPLE_VOCABULARY = 'red circle, blue heart, yellow star, grass;lawn, sky, wate
 PAGE_CSS = '#image img {width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;}'
 IMAGE_HEIGHT = 300  # pixels of the page's picture boxes
 DISPLAY_SIZE = 384  # a picture's longer side is scaled up (nearest neighbour, whole times) to at least this
-TOWER_FILE = re.compile(r'^(?P<stem>.+)_seed(?P<seed>\d+)_[0-9a-f]{16}\.pt$')
-SEED_DIR = re.compile(r'^seed(?P<seed>\d+)_[0-9a-f]{16}$')
 
 
 class DemoError(ValueError):
@@ -106,34 +104,18 @@ def config_model(config: str, checkpoint: Optional[str] = None, tower: Optional[
     return DemoModel(model_kind(cfg), label, cfg, checkpoint)
 
 
-def _get(cfg: Any, dotted: str) -> Any:
-    for part in dotted.split('.'):
-        cfg = cfg.get(part) if hasattr(cfg, 'get') else None
-    return cfg
-
-
-def _same_file(a: Optional[str], b: Optional[str]) -> bool:
-    return bool(a and b) and osp.realpath(a) == osp.realpath(b)
-
-
 def main_job_towers(work_dir: str, towers: dict) -> list[tuple[str, str, bool]]:
-    """``(label, checkpoint, own text tower)`` of every tower the main job wrote under ``work_dir``: the tiny
-    CLIP, then each ``towers/<config stem>_seed<s>_<key>.pt`` named by its entry in ``towers`` (the newest file
-    per config and seed; seeds other than 0 are marked)."""
+    """``(label, checkpoint, own text tower)`` of every tower the main job made under ``work_dir`` (its manifest,
+    ``towers.json``), in the order of ``towers``, seed 0 first; seeds other than 0 are marked. The tiny CLIP comes
+    first even before the manifest has it."""
+    made = read_manifest(work_dir)['towers'].values()
+    order = list(towers)
     found = [(towers.get('tiny_clip', {}).get('label', 'tiny CLIP'), osp.join(work_dir, 'tiny_clip.pt'), False)]
-    by_stem = {osp.splitext(osp.basename(spec['config']))[0]: spec for spec in towers.values() if spec.get('config')}
-    newest: dict[tuple[str, int], str] = {}
-    for path in glob.glob(osp.join(work_dir, 'towers', '*.pt')):
-        match = TOWER_FILE.match(osp.basename(path))
-        if match and match['stem'] in by_stem:
-            key = (match['stem'], int(match['seed']))
-            if key not in newest or os.stat(path).st_mtime > os.stat(newest[key]).st_mtime:
-                newest[key] = path
-    order = list(by_stem)
-    for (stem, seed), path in sorted(newest.items(), key=lambda item: (order.index(item[0][0]), item[0][1])):
-        spec = by_stem[stem]
-        label = spec.get('label', stem) + (f' (seed {seed})' if seed else '')
-        found.append((label, path, bool(spec.get('text_prefix'))))
+    for entry in sorted((e for e in made if e['name'] in towers and e['config']),
+                        key=lambda e: (order.index(e['name']), e['seed'])):
+        seed = f' (seed {entry["seed"]})' if entry['seed'] else ''
+        label = towers[entry['name']].get('label', entry['name']) + seed
+        found.append((label, entry['checkpoint'], entry['text_checkpoint'] is not None))
     return found
 
 
@@ -170,7 +152,7 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
     models = []
     for section in sections:
         if section.train:
-            models += _trained_models(section, work_dir, tower_list)
+            models += _trained_models(section, work_dir)
             continue
         if Config.fromfile(section.config).model.get('type') != 'ZeroShotSegmentor':
             continue
@@ -183,31 +165,16 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
     return models
 
 
-def _trained_models(section, work_dir: str, tower_list: list[tuple[str, str, bool]]) -> list[DemoModel]:
-    """The downstream models a trained section of the main job left: named by their tower where the section
-    puts one in (F-ViT, Cat-Seg), else by the row of their config (C2S and the seen-only student)."""
-    models, labels = [], set()
-    runs = sorted(glob.glob(osp.join(work_dir, section.name, 'seed*_*', 'last_checkpoint')),
-                  key=lambda p: -os.stat(p).st_mtime)  # newest first: a stale run of an older config is shadowed
-    for done in runs:
-        seed = SEED_DIR.match(osp.basename(osp.dirname(done)))
-        checkpoint = open(done).read().strip()
-        if seed is None or not osp.isfile(checkpoint):
+def _trained_models(section, work_dir: str) -> list[DemoModel]:
+    """The downstream models of a trained section that the main job made under ``work_dir`` (its manifest), each
+    named by its row (seeds other than 0 marked) and built from the config its training ran with."""
+    models = []
+    for entry in read_manifest(work_dir)['models'].values():
+        if entry['section'] != section.name or not osp.isfile(entry['checkpoint']):
             continue
-        cfg = run_config(checkpoint)
-        if section.tower_key:
-            tower = _get(cfg, section.tower_key)
-            label = next((name for name, path, _ in tower_list if _same_file(tower, path)), None)
-            label = label or osp.splitext(osp.basename(str(tower)))[0]
-        else:
-            name = osp.basename(cfg.filename or '')
-            label = next((row.label for row in section.rows if osp.basename(row.config or section.config) == name),
-                         osp.splitext(name)[0] or section.name)
-        if int(seed['seed']) and f'(seed {seed["seed"]})' not in label:
-            label += f' (seed {seed["seed"]})'
-        if label not in labels:
-            labels.add(label)
-            models.append(DemoModel(model_kind(cfg), label, cfg, checkpoint))
+        label = entry['label'] + (f' (seed {entry["seed"]})' if entry['seed'] else '')
+        cfg = run_config(entry['checkpoint'])
+        models.append(DemoModel(model_kind(cfg), label, cfg, entry['checkpoint']))
     return models
 
 
