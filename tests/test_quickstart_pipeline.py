@@ -114,7 +114,7 @@ def test_main_job_config_names_known_towers_and_splits_default_rows(tmp_path):
     assert [r.tower for r in detection.rows if r.default] == ['tiny_clip', 'clipself'] and detection.train
     # every paper's method and every consumer by default
     default = {s.name: [r.tower for r in s.rows if r.default] for s in sections}
-    papers = {'tiny_clip', 'clipself', 'r_sc_clipself', 'atas', 'image_text_ft', 'silc_ft'}
+    papers = {'tiny_clip', 'clipself', 'r_sc_clipself', 'atas', 'silc'}
     assert papers <= set(default['dense_zero_shot'])
     assert default['catseg'] == ['r_sc_clipself'] and len(default['zero_shot_students']) == 2
     # each claim compares two default rows
