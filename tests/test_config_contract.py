@@ -54,6 +54,7 @@ SLOW = {  # 14 s or more each (module doc)
     'configs/c2s/ablations/c2s_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
     'configs/c2s/ablations/seen-only_segformer-mit-b4_8xb2-40k_coco-stuff156-15-512x512.py',
     'configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'configs/c2s/c2s_segformer-mit-b0_1xb16-500_synthetic-96.py',
     'configs/c2s/c2s_segformer-mit-b4_8xb2-20k_voc15-5-512x512.py',
     'configs/c2s/c2s_segformer-mit-b4_8xb2-40k_context49-10-512x512.py',
     'configs/c2s/c2s_segformer-mit-b4_8xb2-80k_coco-stuff156-15-512x512.py',

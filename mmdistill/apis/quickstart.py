@@ -324,7 +324,7 @@ def tower_options(section: Section, row: Row, tower: str) -> dict:
     row's tower has its own)."""
     if row.own_text and not section.text_key:
         raise KeyError(f'section {section.name!r}: tower {row.tower!r} brings its own text tower; set the '
-                       "section's text_key (e.g. 'model.text.checkpoint')")
+                       "section's text_key (e.g. 'model.vocabulary.text.checkpoint')")
     options = {section.tower_key: tower} if section.tower_key else {}
     return {**options, section.text_key: tower} if row.own_text else options
 

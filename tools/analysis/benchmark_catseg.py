@@ -8,9 +8,9 @@ costs on an idle core. ``--random-weights`` builds both towers without checkpoin
 downloading anything); the vocabulary is
 ``--classes`` made-up names.
 
-    OMP_NUM_THREADS=1 python projects/Cat-Seg/benchmark_catseg.py \\
+    OMP_NUM_THREADS=1 python tools/analysis/benchmark_catseg.py \\
         configs/catseg/catseg_tinyclip-p12_1xb4-400_synthetic-96.py
-    OMP_NUM_THREADS=1 python projects/Cat-Seg/benchmark_catseg.py \\
+    OMP_NUM_THREADS=1 python tools/analysis/benchmark_catseg.py \\
         configs/catseg/catseg_vit-b16-openai_1xb4-80k_coco-stuff171-384.py --random-weights --classes 171 \\
         --batch-size 1 --steps 2 --images 1
 """
