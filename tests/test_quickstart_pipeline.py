@@ -19,6 +19,7 @@ from mmdistill.apis.quickstart import (
     format_table,
     last_checkpoint,
     load_main_job,
+    locked,
     relocate,
     resolved_config,
     tower_options,
@@ -218,3 +219,39 @@ def test_unknown_picture_is_an_error_naming_it(tmp_path):
     section = Section(name='s', title='t', config='c.py', tower_key='k', columns=[], rows=[], picture='bogus')
     with pytest.raises(ValueError, match="unknown picture 'bogus'"):
         draw_picture(section, QuickstartPaths(work_dir=str(tmp_path)))
+
+
+def _compute_once(path: str, log: str) -> None:
+    """What every cache entry of the main job does: under its lock, compute the entry if it is missing."""
+    import time as time_
+    with locked(path):
+        if not osp.isfile(path):
+            with open(log, 'a') as f:
+                f.write('computed\n')
+            time_.sleep(0.5)  # the other process arrives while this one computes
+            with open(path, 'w') as f:
+                f.write('done')
+
+
+def _record_towers(work: str, first: int) -> None:
+    from mmdistill.utils.run_manifest import record_tower
+    for i in range(first, first + 10):
+        record_tower(work, f't{i}', f'T{i}', 0, osp.join(work, f't{i}.pt'), 'c.py')
+
+
+def test_two_processes_share_cache_entries_and_the_manifest(tmp_path):
+    """Two test lanes (or two main jobs) on one run folder compute each entry once and lose no manifest entry."""
+    import multiprocessing as mp
+
+    from mmdistill.utils.run_manifest import read_manifest
+    ctx = mp.get_context('spawn')
+    path, log = str(tmp_path / 'entry.json'), str(tmp_path / 'log.txt')
+    processes = [ctx.Process(target=_compute_once, args=(path, log)) for _ in range(2)]
+    processes += [ctx.Process(target=_record_towers, args=(str(tmp_path / 'run'), first)) for first in (0, 10)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(60)
+        assert p.exitcode == 0
+    assert open(log).read() == 'computed\n' and open(path).read() == 'done'
+    assert sorted(read_manifest(str(tmp_path / 'run'))['towers']) == sorted(f't{i}_seed0' for i in range(20))

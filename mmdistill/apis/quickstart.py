@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+from filelock import FileLock
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -102,10 +103,18 @@ def resolved_config(config: str) -> str:
     return json.dumps(dict(config=cfg, architectures=definitions), sort_keys=True, default=str)
 
 
+def locked(path: str) -> FileLock:
+    """An inter-process lock for the cache entry at ``path`` (``<path>.lock``): processes sharing a run folder
+    (two test sessions, two main jobs) compute each entry once; the others wait for it and read it."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    return FileLock(path.rstrip('/') + '.lock')
+
+
 def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
-    if not force and world_is_complete(paths.world, seed=seed):
-        return
-    generate_world(paths.world, seed=seed, force=force, progress=True)
+    with locked(paths.world):
+        if not force and world_is_complete(paths.world, seed=seed):
+            return
+        generate_world(paths.world, seed=seed, force=force, progress=True)
 
 
 def relocate(node, mapping: dict[str, str]):
@@ -159,13 +168,15 @@ def pretrained_tiny_clip(paths: QuickstartPaths, seed: int, force: bool) -> str:
     """
     key = file_key(resolved_config(PRETRAIN_CONFIG), osp.join(paths.world, 'meta.json'), str(seed))
     stamp = paths.tiny_clip + '.key'
-    if osp.isfile(paths.tiny_clip) and osp.isfile(stamp) and open(stamp).read() == key and not force:
-        return paths.tiny_clip
-    with step('tiny_clip_pretrain', 'pretrain the tiny CLIP', 'pretrained'):
-        runner = train_from_config(PRETRAIN_CONFIG, paths.stage_dir(f'tiny_clip_pretrain_{key}'), paths.world, seed)
-        export_open_clip(last_checkpoint(runner), ARCH, paths.tiny_clip, prefix='clip.')
-    with open(stamp, 'w') as f:
-        f.write(key)
+    with locked(paths.tiny_clip):
+        if osp.isfile(paths.tiny_clip) and osp.isfile(stamp) and open(stamp).read() == key and not force:
+            return paths.tiny_clip
+        with step('tiny_clip_pretrain', 'pretrain the tiny CLIP', 'pretrained'):
+            runner = train_from_config(PRETRAIN_CONFIG, paths.stage_dir(f'tiny_clip_pretrain_{key}'), paths.world,
+                                       seed)
+            export_open_clip(last_checkpoint(runner), ARCH, paths.tiny_clip, prefix='clip.')
+        with open(stamp, 'w') as f:
+            f.write(key)
     return paths.tiny_clip
 
 
@@ -181,9 +192,10 @@ def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     """Stage 1 of R-SCD: the Refiner trained on the world (cached per seed)."""
     work_dir = paths.stage_dir(f'refiner_seed{seed}_{file_key(resolved_config(REFINER_CONFIG), paths.tiny_clip)}')
     done = final_checkpoint(REFINER_CONFIG, work_dir)
-    if not osp.isfile(done) or force:
-        with step(f'refiner_seed{seed}', f'train the Refiner (seed {seed})', 'Refiner trained'):
-            train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
+    with locked(work_dir):
+        if not osp.isfile(done) or force:
+            with step(f'refiner_seed{seed}', f'train the Refiner (seed {seed})', 'Refiner trained'):
+                train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
     record_refiner(paths.work_dir, seed, done)
     return done
 
@@ -209,14 +221,17 @@ def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool)
     refiner = resolved_config(REFINER_CONFIG) if spec.get('refiner') else ''
     key = file_key(resolved_config(config), paths.tiny_clip, refiner)
     out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
-    if not osp.isfile(out) or force:
-        mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
-        if spec.get('refiner'):
-            mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
-        with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})', 'tower distilled'):
-            runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed, mapping)
-            export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip,
-                             prefix=spec.get('prefix', 'student.'), text_prefix=spec.get('text_prefix'))
+    with locked(out):
+        if not osp.isfile(out) or force:
+            mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
+            if spec.get('refiner'):
+                mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
+            with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})',
+                      'tower distilled'):
+                runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed,
+                                           mapping)
+                export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip,
+                                 prefix=spec.get('prefix', 'student.'), text_prefix=spec.get('text_prefix'))
     record_tower(paths.work_dir, spec.get('name', stem), spec.get('label', stem), seed, out, config,
                  own_text=bool(spec.get('text_prefix')))
     return out
@@ -337,12 +352,13 @@ def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths
     work_dir = paths.stage_dir(osp.join(section.name, f'seed{seed}_{key}'))
     options = {**section.options, **tower_options(section, row, tower)}
     done = final_checkpoint(config, work_dir, section.options)
-    if not osp.isfile(done) or force:
-        # the section tests the model itself: no validation during training
-        with step(f'{section.name}.train.{row_slug(row)}_seed{seed}',
-                  f'train {section.name} on {row.label} (seed {seed})', 'model trained'):
-            train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip}, **options,
-                              **{'train_cfg.val_interval': 10 ** 9})
+    with locked(work_dir):
+        if not osp.isfile(done) or force:
+            # the section tests the model itself: no validation during training
+            with step(f'{section.name}.train.{row_slug(row)}_seed{seed}',
+                      f'train {section.name} on {row.label} (seed {seed})', 'model trained'):
+                train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
+                                  **options, **{'train_cfg.val_interval': 10 ** 9})
     record_model(paths.work_dir, section.name, row_slug(row), row.label, seed, config, options, done)
     return done
 
@@ -357,21 +373,23 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
                    osp.join(paths.world, 'meta.json'), json.dumps([section.options, row.test_options], sort_keys=True))
     stem = f'{osp.splitext(osp.basename(model or tower))[0]}.{key}'
     cache = osp.join(out_dir, f'{stem}.json')
-    if osp.isfile(cache) and not force:
-        return json.load(open(cache))
-    cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
-    outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
-    cfg.merge_from_dict({**section.options, **tower_options(section, row, tower), **row.test_options,
-                         **{k: outputs[name] for k, name in section.outputs.items()}})
-    if model is not None:
-        cfg.load_from = model
-    with step(f'{section.name}.test.{row_slug(row)}', f'test {row.label}', 'tested'):
-        runner = Runner.from_cfg(cfg)
-        attach_progress(runner)
-        metrics = runner.test()
-    result = dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)}, outputs=outputs)
-    with open(cache, 'w') as f:
-        json.dump(result, f, indent=1)
+    with locked(cache):
+        if osp.isfile(cache) and not force:
+            return json.load(open(cache))
+        cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
+        outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
+        cfg.merge_from_dict({**section.options, **tower_options(section, row, tower), **row.test_options,
+                             **{k: outputs[name] for k, name in section.outputs.items()}})
+        if model is not None:
+            cfg.load_from = model
+        with step(f'{section.name}.test.{row_slug(row)}', f'test {row.label}', 'tested'):
+            runner = Runner.from_cfg(cfg)
+            attach_progress(runner)
+            metrics = runner.test()
+        result = dict(metrics={k: float(v) for k, v in metrics.items() if isinstance(v, numbers.Real)},
+                      outputs=outputs)
+        with open(cache, 'w') as f:
+            json.dump(result, f, indent=1)
     return result
 
 
@@ -379,7 +397,8 @@ def prepare_section(section: Section, paths: QuickstartPaths) -> None:
     """Data a section needs beyond the world (e.g. the OV-detection annotation files)."""
     if section.prepare == 'ov_world':
         from ..datasets.ov_splits import prepare_ov_world
-        prepare_ov_world(paths.world)
+        with locked(osp.join(paths.world, 'annotations', 'ov')):
+            prepare_ov_world(paths.world)
     elif section.prepare is not None:
         raise ValueError(f'section {section.name!r}: unknown prepare step {section.prepare!r}')
 

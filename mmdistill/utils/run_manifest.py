@@ -16,6 +16,8 @@ import os
 import os.path as osp
 from typing import Optional
 
+from filelock import FileLock
+
 MANIFEST = 'towers.json'
 
 
@@ -36,16 +38,20 @@ def read_manifest(work_dir: str) -> dict:
 
 
 def _write(work_dir: str, update) -> None:
+    """Read, ``update`` and write the manifest under a lock (processes sharing the run folder lose no entry);
+    readers never see half a file."""
     path = osp.join(work_dir, MANIFEST)
-    data = dict(towers={}, refiners={}, models={})
-    if osp.isfile(path):
-        with open(path) as f:
-            data.update(json.load(f))
-    update(data)
-    tmp = f'{path}.tmp{os.getpid()}'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)  # readers never see half a file
+    os.makedirs(work_dir, exist_ok=True)
+    with FileLock(path + '.lock'):
+        data = dict(towers={}, refiners={}, models={})
+        if osp.isfile(path):
+            with open(path) as f:
+                data.update(json.load(f))
+        update(data)
+        tmp = f'{path}.tmp{os.getpid()}'
+        with open(tmp, 'w') as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
 
 
 def record_tower(work_dir: str, name: str, label: str, seed: int, checkpoint: str, config: Optional[str] = None,
