@@ -255,3 +255,18 @@ def test_two_processes_share_cache_entries_and_the_manifest(tmp_path):
         assert p.exitcode == 0
     assert open(log).read() == 'computed\n' and open(path).read() == 'done'
     assert sorted(read_manifest(str(tmp_path / 'run'))['towers']) == sorted(f't{i}_seed0' for i in range(20))
+
+
+def test_stage_table_groups_steps_by_kind():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('bmj', osp.join(REPO, 'tools', 'analysis', 'benchmark_main_job.py'))
+    bmj = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bmj)
+    steps = [('world', 45.0), ('tiny_clip_pretrain', 430.0), ('refiner_seed0', 60.0),
+             ('tower.atas_synthetic_seed0', 80.0), ('tower.clipself_patches_synthetic_seed0', 90.0),
+             ('detection.train.clipself_seed0', 200.0), ('detection.test.clipself', 30.0), ('detection.picture', 5.0)]
+    table = bmj.stage_table(steps, wall=1000.0)
+    assert '| **tower distillation** (sum) | **170** |' in table
+    assert '| **downstream training** (sum) | **200** |' in table and '| **pictures** (sum) | **5** |' in table
+    assert '| **whole job, wall time** | **1000** (16.7 min) |' in table
+    assert table.count('\n') == 1 + len(steps) + 7 + 1
