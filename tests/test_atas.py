@@ -5,10 +5,10 @@ from mmengine.structures import BaseDataElement
 from torchvision.ops import roi_align
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import CONFIG_REFINER, CONFIG_TINY_CLIP, relocate
 from mmdistill.distill import Distiller, Mosaic
 from mmdistill.distill import views as views_module
 from mmdistill.registry import MODELS
+from mmdistill.utils.config_check import use_random_weights
 
 
 def test_each_tile_of_the_mosaic_maps_back_exactly_to_its_source(monkeypatch):
@@ -86,7 +86,7 @@ def test_ablations_drop_one_term_each():
 
 def test_atas_with_r_scd_shares_one_frozen_tower():
     cfg = Config.fromfile('configs/atas/atas_r_scd_synthetic.py')
-    relocate(cfg.model, {CONFIG_TINY_CLIP: None, CONFIG_REFINER: None})
+    use_random_weights(cfg)
     model = MODELS.build(cfg.model)
     assert model.teachers['frozen'].tower is model.teachers['refined'].tower is model.towers['clip']
     assert set(model.views.view_names) == {'mosaic', 'tiles', 'full', 'image', 'crops', 'stretched'}

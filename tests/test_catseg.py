@@ -16,7 +16,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import CONFIG_TINY_CLIP, load_run_config
+from mmdistill.apis.quickstart import load_run_config
 from mmdistill.clip import build_clip_model
 from mmdistill.datasets.synthetic import generate_world
 from mmdistill.seg.catseg import tune_attention
@@ -279,7 +279,7 @@ def test_train_and_test_through_the_tools_on_a_tiny_world(tmp_path):
     torch.manual_seed(0)
     clip = str(tmp_path / 'tiny_clip.pt')
     torch.save(build_clip_model('mmdistill-world-ViT-P12').state_dict(), clip)
-    cfg = load_run_config(WORLD_CONFIG, str(tmp_path / 'work'), world, {CONFIG_TINY_CLIP: clip})
+    cfg = load_run_config(WORLD_CONFIG, str(tmp_path / 'work'), world, clip)
     cfg.merge_from_dict({'train_cfg.max_iters': 3, 'train_cfg.val_interval': 3, 'train_dataloader.batch_size': 2,
                          'default_hooks.checkpoint.interval': 3, 'default_hooks.logger.interval': 1,
                          'param_scheduler.0.end': 1, 'param_scheduler.1.begin': 1, 'param_scheduler.1.end': 3})

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import CONFIG_REFINER, CONFIG_TINY_CLIP, relocate
+from mmdistill.apis.quickstart import load_run_config
 from mmdistill.clip import build_clip_model
 from mmdistill.registry import MODELS
 
@@ -66,14 +66,16 @@ def random_checkpoints(tmp_path_factory):
     clip = build_clip_model('mmdistill-world-ViT-P12')
     clip_path = str(folder / 'tiny_clip.pt')
     torch.save(clip.state_dict(), clip_path)
-    return {CONFIG_TINY_CLIP: clip_path, CONFIG_REFINER: None}
+    return clip_path
 
 
 @pytest.mark.parametrize('path', [p for p in SYNTHETIC if 'quickstart' not in p],
                          ids=lambda p: osp.basename(p))
 def test_synthetic_world_configs_build(path, random_checkpoints):
-    cfg = Config.fromfile(path)
-    relocate(cfg.model, random_checkpoints)
+    cfg = load_run_config(path, 'work_dirs/unused', 'data/synthetic_world', tiny_clip=random_checkpoints)
+    for teacher in cfg.model.get('teachers', {}).values():
+        if teacher.get('type') == 'RefinerTeacher':
+            teacher['checkpoint'] = None  # a trained Refiner's weights: random here
     model = MODELS.build(cfg.model)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert trainable, 'nothing trains'

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import CONFIG_TINY_CLIP, load_run_config
+from mmdistill.apis.quickstart import load_run_config
 from mmdistill.clip import build_clip_model
 from mmdistill.datasets.ov_splits import prepare_ov_world
 from mmdistill.datasets.synthetic import generate_world
@@ -37,7 +37,7 @@ def trained(tmp_path_factory):
     torch.manual_seed(0)
     clip = str(root / 'tiny_clip.pt')
     torch.save(build_clip_model('mmdistill-world-ViT-P12').state_dict(), clip)
-    cfg = load_run_config(CONFIG, str(root / 'work'), world, {CONFIG_TINY_CLIP: clip})
+    cfg = load_run_config(CONFIG, str(root / 'work'), world, clip)
     cfg.merge_from_dict({'train_cfg.max_iters': 4, 'train_cfg.val_interval': 4, 'train_dataloader.batch_size': 2,
                          'default_hooks.checkpoint.interval': 4, 'default_hooks.logger.interval': 1,
                          'param_scheduler.0.end': 2, 'param_scheduler.1.milestones': [3]})

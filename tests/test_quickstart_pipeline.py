@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+from mmengine.config import Config
 
 import mmdistill  # noqa: F401
 from mmdistill.apis.quickstart import (
@@ -19,8 +20,8 @@ from mmdistill.apis.quickstart import (
     format_table,
     last_checkpoint,
     load_main_job,
+    load_run_config,
     locked,
-    relocate,
     resolved_config,
     tower_options,
     train_from_config,
@@ -163,11 +164,18 @@ def test_a_tower_with_its_own_text_tower_classifies_with_it(tmp_path):
         tower_options(no_text_key, no_text_key.rows[0], 'b.pt')
 
 
-def test_relocate_moves_world_and_file_paths():
-    cfg = dict(a='data/synthetic_world/annotations/x.json', b=['data/synthetic_world/'], c='work_dirs/q/tiny.pt',
-               d=('other', 3))
-    relocate(cfg, {'data/synthetic_world': '/tmp/w', 'work_dirs/q/tiny.pt': '/tmp/t.pt'})
-    assert cfg == dict(a='/tmp/w/annotations/x.json', b=['/tmp/w/'], c='/tmp/t.pt', d=('other', 3))
+def test_run_files_replace_the_configs_defaults_only_while_they_load(monkeypatch):
+    monkeypatch.delenv('MMDISTILL_WORLD', raising=False)
+    config = osp.join(REPO, 'configs', 'scd', 'r_sc_clipself_synthetic.py')
+    default = Config.fromfile(config)
+    assert default.train_dataloader.dataset.data_root == 'data/synthetic_world/'
+    assert default.model.teachers.refined.checkpoint == 'work_dirs/quickstart/refiner/iter_200.pth'
+    cfg = load_run_config(config, '/tmp/run', '/tmp/w/', tiny_clip='/tmp/t.pt', refiner='/tmp/r.pth')
+    assert cfg.train_dataloader.dataset.data_root == '/tmp/w/'
+    assert cfg.model.student.checkpoint == '/tmp/t.pt' and cfg.model.teachers.refined.checkpoint == '/tmp/r.pth'
+    assert cfg.work_dir == '/tmp/run' and 'MMDISTILL_WORLD' not in os.environ  # the environment is restored
+    assert load_run_config(config, '/tmp/run', 'data/synthetic_world').model.student.checkpoint == \
+        'work_dirs/quickstart/tiny_clip.pt'
 
 
 def test_cache_keys_follow_base_files(tmp_path):

@@ -2,9 +2,11 @@
 # ATAS plus SCD on grid boxes of the whole image (the student image of CLIPSelf), whose teacher
 # correlation comes from the Refiner of configs/refiner/refiner_synthetic.py. The frozen teacher and
 # the Refiner read one shared copy of the initial tower ('clip').
+# Paths: MMDISTILL_WORLD / MMDISTILL_TINY_CLIP / MMDISTILL_REFINER (the Refiner's last checkpoint) name this run's
+# files (the main job sets them); the defaults are the main job's world and tiny CLIP.
 _base_ = ['./atas_synthetic.py']
 
-refiner_checkpoint = 'work_dirs/quickstart/refiner/iter_200.pth'
+refiner_checkpoint = '{{$MMDISTILL_REFINER:work_dirs/quickstart/refiner/iter_200.pth}}'
 model = dict(
     towers=dict(clip=dict(type='CLIPTower', arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}},
                           trainable='none')),

@@ -5,7 +5,7 @@
 _base_ = ['../_base_/datasets/zero_shot_synthetic.py', '../_base_/c2s_runtime.py']
 
 arch = 'mmdistill-world-ViT-P12'
-clip_checkpoint = 'work_dirs/quickstart/tiny_clip.pt'  # teacher image tower and text tower
+clip_checkpoint = '{{$MMDISTILL_TINY_CLIP:work_dirs/quickstart/tiny_clip.pt}}'  # teacher image tower and text tower
 templates = ['a photo of {article} {}.', 'a close-up photo of {article} {}.', '{article} {}.']
 max_iters = 1000
 warmup_iters = 50

@@ -8,7 +8,7 @@
 _base_ = ['../_base_/datasets/zero_shot_synthetic.py', './_base_/catseg_runtime.py']
 
 arch = 'mmdistill-world-ViT-P12'
-clip_checkpoint = 'work_dirs/quickstart/tiny_clip.pt'  # text tower; the image tower unless overridden
+clip_checkpoint = '{{$MMDISTILL_TINY_CLIP:work_dirs/quickstart/tiny_clip.pt}}'  # text tower; the image tower unless overridden
 max_iters = 400
 
 model = dict(

@@ -8,7 +8,7 @@ _base_ = ['../_base_/models/fvit_vit_fpn.py', '../_base_/datasets/ov_synthetic_d
           '../_base_/fvit_runtime.py']
 
 arch = 'mmdistill-world-ViT-P12'
-clip_checkpoint = 'work_dirs/quickstart/tiny_clip.pt'  # the text tower (and the base image tower)
+clip_checkpoint = '{{$MMDISTILL_TINY_CLIP:work_dirs/quickstart/tiny_clip.pt}}'  # the text tower (and the base image tower)
 tower_checkpoint = clip_checkpoint  # the image tower under evaluation: base, distilled or exported
 max_iters = 400
 norm_cfg = dict(type='BN', requires_grad=True)  # one process

@@ -8,7 +8,7 @@
 _base_ = ['../_base_/zero_shot_seg_runtime.py']
 
 arch = 'mmdistill-world-ViT-P12'
-clip_checkpoint = 'work_dirs/quickstart/tiny_clip.pt'  # the text tower (and the base image tower)
+clip_checkpoint = '{{$MMDISTILL_TINY_CLIP:work_dirs/quickstart/tiny_clip.pt}}'  # the text tower (and the base image tower)
 tower_checkpoint = clip_checkpoint  # the image tower under evaluation: base, distilled or exported
 templates = ['a photo of {article} {}.', 'a close-up photo of {article} {}.', '{article} {}.']
 # Label order of the semantic maps: things 0..23, stuff 24..31 (mmdistill/datasets/synthetic/vocabulary.py).
@@ -43,7 +43,7 @@ test_dataloader = dict(
     num_workers=2,
     dataset=dict(
         type='BaseSegDataset',
-        data_root='data/synthetic_world/',
+        data_root='{{$MMDISTILL_WORLD:data/synthetic_world}}/',
         data_prefix=dict(img_path='semantic/images/val', seg_map_path='semantic/annotations/val'),
         img_suffix='.png',
         seg_map_suffix='.png',
@@ -51,4 +51,4 @@ test_dataloader = dict(
         reduce_zero_label=False,
         pipeline=test_pipeline))
 test_evaluator = dict(type='ZeroShotIoUMetric',
-                      unseen_classes='data/synthetic_world/splits/zero_shot_segmentation.json')
+                      unseen_classes='{{$MMDISTILL_WORLD:data/synthetic_world}}/splits/zero_shot_segmentation.json')

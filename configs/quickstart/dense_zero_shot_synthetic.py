@@ -5,7 +5,7 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_world.py']
 
 arch = 'mmdistill-world-ViT-P12'
-clip_checkpoint = 'work_dirs/quickstart/tiny_clip.pt'  # the pretrained tiny CLIP (text tower)
+clip_checkpoint = '{{$MMDISTILL_TINY_CLIP:work_dirs/quickstart/tiny_clip.pt}}'  # the pretrained tiny CLIP (text tower)
 tower_checkpoint = clip_checkpoint  # the image tower under evaluation
 templates = ['a photo of {article} {}.', 'a close-up photo of {article} {}.', '{article} {}.']
 

@@ -1,6 +1,7 @@
 # The main job (tools/quickstart.py) as data: which towers it makes and which sections evaluate them.
 # A new method adds a tower and rows here; a new downstream model adds a section. `default=False` rows run
-# under --all only. Paths under data/synthetic_world and work_dirs/quickstart are relocated to the run's.
+# under --all only. The run's world, tiny CLIP and Refiner reach the configs through mmengine's substitution of
+# MMDISTILL_WORLD, MMDISTILL_TINY_CLIP and MMDISTILL_REFINER (apis/quickstart.py's run_variables).
 
 # How each tower checkpoint is made: the pretrained tiny CLIP (stage 2), or distilled from it with a config
 # (refiner=True: the Refiner of configs/refiner/refiner_synthetic.py is trained first, per seed; text_prefix: the

@@ -1,7 +1,7 @@
 # R-SC-RegionText on the synthetic world: RegionText + R-SCD (lambda 0.2) from the trained Refiner.
 _base_ = ['./regiontext_synthetic.py']
 
-refiner_checkpoint = 'work_dirs/quickstart/refiner/iter_200.pth'
+refiner_checkpoint = '{{$MMDISTILL_REFINER:work_dirs/quickstart/refiner/iter_200.pth}}'
 refiner_tower = dict(type='CLIPTower', arch={{_base_.arch}}, checkpoint={{_base_.clip_checkpoint}},
                      trainable='none')
 model = dict(

@@ -8,6 +8,7 @@ changed; an interrupted training resumes from its last checkpoint.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import numbers
@@ -16,7 +17,7 @@ import os.path as osp
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 from filelock import FileLock
 from mmengine.config import Config
@@ -35,9 +36,8 @@ EVAL_CONFIG = 'configs/quickstart/dense_zero_shot_synthetic.py'
 REFINER_CONFIG = 'configs/refiner/refiner_synthetic.py'
 ARCH = 'mmdistill-world-ViT-P12'
 # Paths the synthetic-world configs name; replaced by the run's actual files.
-CONFIG_WORLD = 'data/synthetic_world'
-CONFIG_TINY_CLIP = 'work_dirs/quickstart/tiny_clip.pt'
-CONFIG_REFINER = 'work_dirs/quickstart/refiner/iter_200.pth'
+# The variables the synthetic-world configs substitute for this run's files (mmengine's `{{$NAME:default}}`)
+RUN_VARIABLES = dict(world='MMDISTILL_WORLD', tiny_clip='MMDISTILL_TINY_CLIP', refiner='MMDISTILL_REFINER')
 
 
 @dataclass
@@ -117,40 +117,39 @@ def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
         generate_world(paths.world, seed=seed, force=force, progress=True)
 
 
-def relocate(node, mapping: dict[str, str]):
-    """Replace, in every string leaf of a config tree, a leading ``mapping`` key by its value.
+@contextlib.contextmanager
+def run_variables(**files: Optional[str]) -> Iterator[None]:
+    """Set :data:`RUN_VARIABLES` (``world=``, ``tiny_clip=``, ``refiner=``; None: the config's default) while
+    the block loads configs; the process's environment is restored after."""
+    saved = {name: os.environ.get(name) for name in RUN_VARIABLES.values()}
+    try:
+        for key, value in files.items():
+            if value is not None:
+                os.environ[RUN_VARIABLES[key]] = value.rstrip('/')
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
-    Keys are the paths the shipped configs name (the default world, the quickstart's files);
-    values are this run's (a non-string value replaces only a leaf equal to its key).
-    """
-    if isinstance(node, dict):
-        for k, v in node.items():
-            node[k] = relocate(v, mapping)
-    elif isinstance(node, (list, tuple)):
-        return type(node)(relocate(v, mapping) for v in node)
-    elif isinstance(node, str):
-        for old, new in mapping.items():
-            if node == old or (isinstance(new, str) and node.startswith(old)):
-                return new + node[len(old):] if isinstance(new, str) else new
-    return node
 
-
-def load_run_config(config: str, work_dir: str, world: str, paths: Optional[dict] = None) -> Config:
-    """``config`` with the default world's and the quickstart's paths moved to this run's."""
-    cfg = Config.fromfile(config)
-    relocate(cfg._cfg_dict, {CONFIG_WORLD: world.rstrip('/'), **(paths or {})})
+def load_run_config(config: str, work_dir: str, world: str, tiny_clip: Optional[str] = None,
+                    refiner: Optional[str] = None) -> Config:
+    """``config`` read with this run's world, tiny CLIP and Refiner checkpoint (:func:`run_variables`)."""
+    with run_variables(world=world, tiny_clip=tiny_clip, refiner=refiner):
+        cfg = Config.fromfile(config)
     cfg.work_dir = work_dir
     cfg.experiment_name = f'{osp.basename(work_dir)}_{time.strftime("%Y%m%d_%H%M%S")}_{os.getpid()}'
     return cfg
 
 
-def train_from_config(config: str, work_dir: str, world: str, seed: int, paths: Optional[dict] = None,
-                      **overrides) -> Runner:
-    """Train ``config`` on the world at ``world``; resumes from the last checkpoint in ``work_dir``.
-
-    ``paths`` maps file names the config holds to the files of this run.
-    """
-    cfg = load_run_config(config, work_dir, world, paths)
+def train_from_config(config: str, work_dir: str, world: str, seed: int, tiny_clip: Optional[str] = None,
+                      refiner: Optional[str] = None, **overrides) -> Runner:
+    """Train ``config`` on the world at ``world`` (with this run's ``tiny_clip`` and ``refiner`` files); resumes
+    from the last checkpoint in ``work_dir``."""
+    cfg = load_run_config(config, work_dir, world, tiny_clip, refiner)
     cfg.randomness = dict(seed=seed)
     cfg.resume = True
     cfg.merge_from_dict(overrides)
@@ -195,7 +194,7 @@ def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     with locked(work_dir):
         if not osp.isfile(done) or force:
             with step(f'refiner_seed{seed}', f'train the Refiner (seed {seed})', 'Refiner trained'):
-                train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip})
+                train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, paths.tiny_clip)
     record_refiner(paths.work_dir, seed, done)
     return done
 
@@ -223,13 +222,11 @@ def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool)
     out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
     with locked(out):
         if not osp.isfile(out) or force:
-            mapping = {CONFIG_TINY_CLIP: paths.tiny_clip}
-            if spec.get('refiner'):
-                mapping[CONFIG_REFINER] = refiner_checkpoint(paths, seed, force)
+            refiner = refiner_checkpoint(paths, seed, force) if spec.get('refiner') else None
             with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})',
                       'tower distilled'):
                 runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed,
-                                           mapping)
+                                           paths.tiny_clip, refiner)
                 export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip,
                                  prefix=spec.get('prefix', 'student.'), text_prefix=spec.get('text_prefix'))
     record_tower(paths.work_dir, spec.get('name', stem), spec.get('label', stem), seed, out, config,
@@ -357,7 +354,7 @@ def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths
             # the section tests the model itself: no validation during training
             with step(f'{section.name}.train.{row_slug(row)}_seed{seed}',
                       f'train {section.name} on {row.label} (seed {seed})', 'model trained'):
-                train_from_config(config, work_dir, paths.world, seed, {CONFIG_TINY_CLIP: paths.tiny_clip},
+                train_from_config(config, work_dir, paths.world, seed, paths.tiny_clip,
                                   **options, **{'train_cfg.val_interval': 10 ** 9})
     record_model(paths.work_dir, section.name, row_slug(row), row.label, seed, config, options, done)
     return done
@@ -376,7 +373,7 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
     with locked(cache):
         if osp.isfile(cache) and not force:
             return json.load(open(cache))
-        cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, {CONFIG_TINY_CLIP: paths.tiny_clip})
+        cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, paths.tiny_clip)
         outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
         cfg.merge_from_dict({**section.options, **tower_options(section, row, tower), **row.test_options,
                              **{k: outputs[name] for k, name in section.outputs.items()}})
@@ -479,14 +476,12 @@ def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
     if section.picture == 'unseen_comparison':
         models = []
         for row in section.rows:
-            cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world,
-                                  {CONFIG_TINY_CLIP: paths.tiny_clip})
+            cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world, paths.tiny_clip)
             cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
             models.append((row.label, cfg, row.model_checkpoint))
         return draw_segmentation_comparison(models, osp.join(paths.work_dir, f'{section.name}.png'))
     row = [r for r in section.rows if not r.test_options][-1]
-    cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world,
-                          {CONFIG_TINY_CLIP: paths.tiny_clip})
+    cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world, paths.tiny_clip)
     cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
     out = osp.join(paths.work_dir, f'{section.picture}.png')
     if section.picture == 'detections':

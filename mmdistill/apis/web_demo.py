@@ -142,7 +142,7 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
     Raises:
         FileNotFoundError: no tiny CLIP under ``work_dir``; the message names the command that makes it.
     """
-    from .quickstart import CONFIG_TINY_CLIP, MAIN_JOB_CONFIG, load_main_job, load_run_config
+    from .quickstart import MAIN_JOB_CONFIG, load_main_job, load_run_config
     tiny = osp.join(work_dir, 'tiny_clip.pt')
     if not osp.isfile(tiny):
         raise FileNotFoundError(f'no models of the main job under {work_dir} (no {tiny}): make them with '
@@ -157,7 +157,7 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
         if Config.fromfile(section.config).model.get('type') != 'ZeroShotSegmentor':
             continue
         for label, checkpoint, own_text in tower_list:
-            cfg = load_run_config(section.config, work_dir, world, {CONFIG_TINY_CLIP: tiny})
+            cfg = load_run_config(section.config, work_dir, world, tiny)
             cfg.model.tower.checkpoint = checkpoint
             if own_text:
                 cfg.model.vocabulary.text.checkpoint = checkpoint
@@ -182,7 +182,7 @@ WORLD_CONFIGS = {  # the main job's downstream configs on the synthetic world
     'fvit': 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py',
     'training_free': 'configs/maskclip/maskclip_tinyclip-p12_synthetic-192.py',
     'catseg': 'configs/catseg/catseg_tinyclip-p12_1xb4-400_synthetic-96.py',
-    'c2s': 'configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py',
+    'c2s': 'configs/c2s/c2s_segformer-mit-b0_1xb16-500_synthetic-96.py',
 }
 
 
@@ -195,14 +195,14 @@ def random_world_models(world: str, out_dir: str, tower: str = 'random tiny CLIP
     from mmseg.registry import MODELS as SEG_MODELS
 
     from ..clip import build_clip_model
-    from .quickstart import ARCH, CONFIG_TINY_CLIP, load_run_config
+    from .quickstart import ARCH, load_run_config
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     clip = osp.join(out_dir, 'tiny_clip.pt')
     torch.save(build_clip_model(ARCH).state_dict(), clip)
     models = []
     for kind, config in WORLD_CONFIGS.items():
-        cfg = load_run_config(osp.join(repo, config), osp.join(out_dir, kind), world, {CONFIG_TINY_CLIP: clip})
+        cfg = load_run_config(osp.join(repo, config), osp.join(out_dir, kind), world, clip)
         checkpoint = None
         if kind != 'training_free':
             torch.manual_seed(seed)

@@ -344,6 +344,21 @@ def finite_loss_hook(report: CheckReport):
     return FiniteLossCheck()
 
 
+def replace_prefixes(node, mapping: dict[str, str]):
+    """Replace, in every string leaf of a config tree, a leading ``mapping`` key (a path prefix the shipped
+    configs name, e.g. ``data/``) by its value: the check points any config at its generated data."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            node[k] = replace_prefixes(v, mapping)
+    elif isinstance(node, (list, tuple)):
+        return type(node)(replace_prefixes(v, mapping) for v in node)
+    elif isinstance(node, str):
+        for old, new in mapping.items():
+            if node.startswith(old):
+                return new + node[len(old):]
+    return node
+
+
 def prepare_config(config: str, work_dir: str, real_size: bool = False, random_weights: bool = True,
                    data_root: Optional[str] = None, data_dir: Optional[str] = None) -> tuple[Config, list[str]]:
     """The config as the check runs it, and the notes of what changed (module doc, 1.-3.).
@@ -356,7 +371,6 @@ def prepare_config(config: str, work_dir: str, real_size: bool = False, random_w
         data_root: the user's data replacing the config's ``data/`` (else generated data).
         data_dir: where generated data go (default ``<work_dir>/data``); data sets already there are reused.
     """
-    from ..apis.quickstart import relocate
     from ..datasets.check_data import write_check_data, write_world
     from .runtime import add_training_hooks, fall_back_to_fp32_without_accelerator
 
@@ -369,7 +383,8 @@ def prepare_config(config: str, work_dir: str, real_size: bool = False, random_w
         check_checkpoints(cfg)
     data_dir = osp.abspath(data_dir or osp.join(work_dir, 'data'))
     target = osp.abspath(data_root) if data_root else data_dir
-    relocate(cfg._cfg_dict, {DATA_PREFIX: target + '/', WORK_PREFIX: osp.join(osp.abspath(work_dir), WORK_PREFIX)})
+    replace_prefixes(cfg._cfg_dict,
+                     {DATA_PREFIX: target + '/', WORK_PREFIX: osp.join(osp.abspath(work_dir), WORK_PREFIX)})
     if not real_size:
         notes += shrink(cfg, osp.join(work_dir, 'architectures'))
     lighten_loaders(cfg)

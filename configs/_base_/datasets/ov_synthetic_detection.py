@@ -1,7 +1,7 @@
 # Open-vocabulary detection on the synthetic world (the OV-COCO protocol on 24 things): training boxes of the
 # 18 base things only, test on all 24; both files written by tools/data/prepare_ov_world.py from the world's
 # splits/ov_detection.json. Images are upscaled 2x (96 -> 192 px), as in the world's distillation configs.
-data_root = 'data/synthetic_world/'
+data_root = '{{$MMDISTILL_WORLD:data/synthetic_world}}/'
 split_file = data_root + 'splits/ov_detection.json'
 classes = ('red circle', 'red square', 'red star', 'orange square', 'orange diamond', 'orange heart',
            'yellow diamond', 'yellow star', 'yellow triangle', 'green star', 'green heart', 'green cross',

@@ -1,5 +1,6 @@
-# The synthetic world (tools/data/make_synthetic_world.py): COCO layouts under data/synthetic_world.
-data_root = 'data/synthetic_world/'
+# The synthetic world (tools/data/make_synthetic_world.py): COCO layouts under data/synthetic_world, or the folder
+# MMDISTILL_WORLD names (the main job sets it to its run's world; also for `MMDISTILL_WORLD=DIR tools/train.py ...`).
+data_root = '{{$MMDISTILL_WORLD:data/synthetic_world}}/'
 image_size = 96
 
 # CLIP's normalisation; images load as BGR.

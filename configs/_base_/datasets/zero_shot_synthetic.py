@@ -1,7 +1,7 @@
 # Inductive zero-shot segmentation on the synthetic world (96 px semantic maps, 32 classes): training labels
 # of the 24 seen classes only (unseen pixels ignored, images kept: SeenClassLabels), testing on all 32 with
 # mIoU and sIoU / uIoU / hIoU over the world's split (splits/zero_shot_segmentation.json).
-data_root = 'data/synthetic_world/'
+data_root = '{{$MMDISTILL_WORLD:data/synthetic_world}}/'
 split_file = data_root + 'splits/zero_shot_segmentation.json'
 # Label order of the semantic maps: things 0..23, stuff 24..31 (mmdistill/datasets/synthetic/vocabulary.py).
 classes = [

@@ -3,7 +3,7 @@
 _base_ = ['../default_runtime.py', '../datasets/synthetic_world.py']
 
 arch = 'mmdistill-world-ViT-P12'
-clip_checkpoint = 'work_dirs/quickstart/tiny_clip.pt'
+clip_checkpoint = '{{$MMDISTILL_TINY_CLIP:work_dirs/quickstart/tiny_clip.pt}}'
 student_size = 192  # 2x the tower's native 96 px: a 16 x 16 dense grid
 max_iters = 200
 batch_size = 16
