@@ -45,3 +45,5 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE, locations=['m
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope=SCOPE)
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope=SCOPE, locations=['mmdistill.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope=SCOPE)
+# The main job's pictures and data-preparation steps, named by the sections of configs/quickstart/main_job.py
+MAIN_JOB_STEPS = Registry('main job step', scope=SCOPE)

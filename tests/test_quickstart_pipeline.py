@@ -278,3 +278,20 @@ def test_stage_table_groups_steps_by_kind():
     assert '| **downstream training** (sum) | **200** |' in table and '| **pictures** (sum) | **5** |' in table
     assert '| **whole job, wall time** | **1000** (16.7 min) |' in table
     assert table.count('\n') == 1 + len(steps) + 7 + 1
+
+
+def test_pictures_and_preparation_steps_are_registered():
+    from mmdistill.apis.quickstart import main_job_step, prepare_section
+    from mmdistill.registry import MAIN_JOB_STEPS
+    _, sections = load_main_job()
+    for section in sections:  # every step the main job names is registered as its kind
+        if section.picture:
+            assert main_job_step(section.picture, 'picture') is MAIN_JOB_STEPS.get(section.picture)
+        if section.prepare:
+            assert main_job_step(section.prepare, 'prepare') is MAIN_JOB_STEPS.get(section.prepare)
+    with pytest.raises(ValueError, match=r"unknown prepare 'detections'; registered: \['ov_world'\]"):
+        main_job_step('detections', 'prepare')  # a picture is not a preparation step
+    from mmdistill.apis.quickstart import QuickstartPaths, Section
+    bad = Section(name='s', title='t', config='c.py', tower_key='k', columns=[], rows=[], prepare='nowhere')
+    with pytest.raises(ValueError, match="section 's': unknown prepare 'nowhere'"):
+        prepare_section(bad, QuickstartPaths())

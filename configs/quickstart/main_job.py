@@ -34,6 +34,7 @@ towers = dict(
 
 # Each section tests `config` once per row with the row's tower checkpoint at `tower_key`; `train=True`
 # trains the config on that tower first. Columns: (label, metric keys shown as "a / b"[, scale]).
+# `picture` / `prepare`: registered main-job steps (mmdistill.registry.MAIN_JOB_STEPS, apis/quickstart.py).
 # `options`: config options of the section's runs (training and tests). `claims`: the papers' comparisons that
 # the table shows, each `row` against `baseline` (row labels) on `metric` in the table's units (x `scale`), with the
 # margin the slow tests assert (about half the gain measured on the world, docs/benchmarks.md); the results say

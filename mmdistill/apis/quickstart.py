@@ -26,6 +26,7 @@ from mmengine.runner import Runner
 from ..clip.architectures import MODEL_CONFIG_DIR
 from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
+from ..registry import MAIN_JOB_STEPS
 from ..utils.run_manifest import record_model, record_refiner, record_tower
 from ..utils.runtime import add_training_hooks
 from .console import MainJobConsole, attach_progress, format_duration, step
@@ -108,6 +109,25 @@ def locked(path: str) -> FileLock:
     (two test sessions, two main jobs) compute each entry once; the others wait for it and read it."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     return FileLock(path.rstrip('/') + '.lock')
+
+
+def main_job_step(name: str, kind: str):
+    """The picture or preparation step registered as ``name`` in :data:`~mmdistill.registry.MAIN_JOB_STEPS`;
+    a ValueError naming the registered ones otherwise."""
+    func = MAIN_JOB_STEPS.get(name)
+    if func is None or getattr(func, 'kind', None) != kind:
+        known = sorted(n for n, f in MAIN_JOB_STEPS.module_dict.items() if getattr(f, 'kind', None) == kind)
+        raise ValueError(f'unknown {kind} {name!r}; registered: {known}')
+    return func
+
+
+def registered_step(kind: str, name: str):
+    """Register a main-job step of ``kind`` (``'picture'``: ``(section, paths) -> file``; ``'prepare'``:
+    ``(paths) -> None``) under ``name``, the value a section of ``configs/quickstart/main_job.py`` gives."""
+    def register(func):
+        func.kind = kind
+        return MAIN_JOB_STEPS.register_module(name=name)(func)
+    return register
 
 
 def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
@@ -391,13 +411,21 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
 
 
 def prepare_section(section: Section, paths: QuickstartPaths) -> None:
-    """Data a section needs beyond the world (e.g. the OV-detection annotation files)."""
-    if section.prepare == 'ov_world':
-        from ..datasets.ov_splits import prepare_ov_world
-        with locked(osp.join(paths.world, 'annotations', 'ov')):
-            prepare_ov_world(paths.world)
-    elif section.prepare is not None:
-        raise ValueError(f'section {section.name!r}: unknown prepare step {section.prepare!r}')
+    """Data a section needs beyond the world: its registered preparation step (e.g. ``'ov_world'``)."""
+    if section.prepare is not None:
+        try:
+            func = main_job_step(section.prepare, 'prepare')
+        except ValueError as error:
+            raise ValueError(f'section {section.name!r}: {error}') from None
+        func(paths)
+
+
+@registered_step('prepare', 'ov_world')
+def prepare_ov_world_step(paths: QuickstartPaths) -> None:
+    """The OV-detection annotation files of the world (base-class training set, all-class val set)."""
+    from ..datasets.ov_splits import prepare_ov_world
+    with locked(osp.join(paths.world, 'annotations', 'ov')):
+        prepare_ov_world(paths.world)
 
 
 def run_section(section: Section, towers: dict, paths: QuickstartPaths, seeds: Sequence[int], force: bool,
@@ -459,34 +487,59 @@ def average(results: list[dict]) -> tuple[dict, dict]:
 
 
 def draw_picture(section: Section, paths: QuickstartPaths) -> Optional[str]:
-    """The section's picture: per-class accuracy bars, detections / segments of its last plain row, or the
-    predictions of every row side by side on test images with unseen classes."""
+    """The section's picture (a registered picture step named by the section), or None."""
     if section.picture is None:
         return None
-    if section.picture == 'per_class_accuracy':
-        from ..visualization.accuracy_plots import plot_per_class_accuracy
-        per_class = {row.label: json.load(open(row.outputs['per_class.json'])) for row in section.rows
-                     if 'per_class.json' in row.outputs}
-        plot_per_class_accuracy(per_class, paths.picture)
-        return paths.picture
-    from ..visualization.predictions import draw_detections, draw_segmentation, draw_segmentation_comparison
-    if section.picture not in ('detections', 'segmentation', 'unseen_comparison'):
-        raise ValueError(f'section {section.name!r}: unknown picture {section.picture!r}; '
-                         "choose 'per_class_accuracy', 'detections', 'segmentation' or 'unseen_comparison'")
-    if section.picture == 'unseen_comparison':
-        models = []
-        for row in section.rows:
-            cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world, paths.tiny_clip)
-            cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
-            models.append((row.label, cfg, row.model_checkpoint))
-        return draw_segmentation_comparison(models, osp.join(paths.work_dir, f'{section.name}.png'))
+    try:
+        func = main_job_step(section.picture, 'picture')
+    except ValueError as error:
+        raise ValueError(f'section {section.name!r}: {error}') from None
+    return func(section, paths)
+
+
+@registered_step('picture', 'per_class_accuracy')
+def per_class_accuracy_picture(section: Section, paths: QuickstartPaths) -> str:
+    """Per-class accuracy bars of every row (their ``per_class.json`` outputs)."""
+    from ..visualization.accuracy_plots import plot_per_class_accuracy
+    per_class = {row.label: json.load(open(row.outputs['per_class.json'])) for row in section.rows
+                 if 'per_class.json' in row.outputs}
+    plot_per_class_accuracy(per_class, paths.picture)
+    return paths.picture
+
+
+def _last_plain_row(section: Section, paths: QuickstartPaths) -> tuple[Row, Config]:
     row = [r for r in section.rows if not r.test_options][-1]
     cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world, paths.tiny_clip)
     cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
-    out = osp.join(paths.work_dir, f'{section.picture}.png')
-    if section.picture == 'detections':
-        return draw_detections(cfg, row.model_checkpoint, out, title=row.label)
-    return draw_segmentation(cfg, out, title=row.label)
+    return row, cfg
+
+
+@registered_step('picture', 'detections')
+def detections_picture(section: Section, paths: QuickstartPaths) -> str:
+    """The detections of the section's last plain row's trained model on val images."""
+    from ..visualization.predictions import draw_detections
+    row, cfg = _last_plain_row(section, paths)
+    return draw_detections(cfg, row.model_checkpoint, osp.join(paths.work_dir, 'detections.png'), title=row.label)
+
+
+@registered_step('picture', 'segmentation')
+def segmentation_picture(section: Section, paths: QuickstartPaths) -> str:
+    """The segments of the section's last plain row on val images."""
+    from ..visualization.predictions import draw_segmentation
+    row, cfg = _last_plain_row(section, paths)
+    return draw_segmentation(cfg, osp.join(paths.work_dir, 'segmentation.png'), title=row.label)
+
+
+@registered_step('picture', 'unseen_comparison')
+def unseen_comparison_picture(section: Section, paths: QuickstartPaths) -> str:
+    """Every row's predictions side by side on val images with unseen classes."""
+    from ..visualization.predictions import draw_segmentation_comparison
+    models = []
+    for row in section.rows:
+        cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world, paths.tiny_clip)
+        cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
+        models.append((row.label, cfg, row.model_checkpoint))
+    return draw_segmentation_comparison(models, osp.join(paths.work_dir, f'{section.name}.png'))
 
 
 def tower_pictures(section: Section, paths: QuickstartPaths, spec: dict) -> list[str]:
