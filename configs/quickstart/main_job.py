@@ -21,8 +21,8 @@ towers = dict(
     atas_no_l2l=dict(label='ATAS w/o local-to-local', config='configs/atas/atas_no_l2l_synthetic.py'),
     atas_no_g2g=dict(label='ATAS w/o global-to-global', config='configs/atas/atas_no_g2g_synthetic.py'),
     atas_r_scd=dict(label='ATAS + R-SCD', config='configs/atas/atas_r_scd_synthetic.py', refiner=True),
-    silc=dict(label='SILC (fine-tuning, 2 global + 8 local crops, text tower frozen)',
-              config='configs/silc/silc_finetune_synthetic.py'),
+    # 2 global + 8 local crops, text tower frozen, 200 steps of 16 images
+    silc=dict(label='SILC (fine-tuning)', config='configs/silc/silc_finetune_synthetic.py'),
     # SILC from random weights on the tiny CLIP's data and steps; classifies with the text tower it trained
     silc_scratch=dict(label='SILC (from scratch, own text tower)', config='configs/silc/silc_pretrain_synthetic.py',
                       text_prefix='text_tower.clip.'),
