@@ -12,16 +12,9 @@ thing boxes / stuff boxes / thing masks / stuff masks / crops: with AVX-512 kern
 kernels (+1.0) to assert; stuff boxes and thing masks gain on both.
 """
 import pytest
+from train_helpers import main_job_metrics
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import (
-    QuickstartPaths,
-    ensure_world,
-    evaluate,
-    load_main_job,
-    pretrained_tiny_clip,
-    tower_checkpoint,
-)
 
 pytestmark = pytest.mark.slow
 BOXES, CROPS = 'dense_zs/boxes/thing_top1', 'dense_zs/crops/thing_top1'
@@ -35,13 +28,7 @@ MARGIN_SILC_STUFF_BOXES, MARGIN_SILC_MASKS = 20.0, 3.0
 
 def metrics(tower: str = 'tiny_clip') -> dict:
     """Dense zero-shot metrics of a main-job tower (seed 0), through the main job's caches."""
-    paths = QuickstartPaths()
-    ensure_world(paths, seed=0, force=False)
-    pretrained_tiny_clip(paths, seed=0, force=False)
-    towers, sections = load_main_job()
-    section = [s for s in sections if s.name == 'dense_zero_shot'][0]
-    row = next(r for r in section.rows if r.tower == tower and not r.test_options)  # label, own text tower
-    return evaluate(section, row, tower_checkpoint(towers[tower], paths, 0, False), None, paths, False)['metrics']
+    return main_job_metrics('dense_zero_shot', tower)
 
 
 def test_a_short_atas_run_lifts_boxes_and_keeps_crop_accuracy():

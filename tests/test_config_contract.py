@@ -16,6 +16,7 @@ RPN and the EVA02-L / DINOv2 distillation configs (120-160 s) and Cat-Seg (about
 timings: docs/config_check.md.
 """
 import glob
+import os
 import os.path as osp
 
 import pytest
@@ -111,13 +112,23 @@ def rel(path: str) -> str:
     return osp.relpath(path, REPO)
 
 
+def shard(configs: list[str]) -> list[str]:
+    """The configs of this run's shard: ``MMDISTILL_CONTRACT_SHARD=i/n`` keeps every n-th config from the i-th
+    (`.ci/run` gives its two test lanes one half each); unset, all."""
+    spec = os.environ.get('MMDISTILL_CONTRACT_SHARD')
+    if not spec:
+        return configs
+    index, count = (int(v) for v in spec.split('/'))
+    return configs[index::count]
+
+
 @pytest.fixture(scope='module')
 def data_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp('check_data'))
 
 
 @pytest.mark.parametrize('path', [pytest.param(p, id=rel(p), marks=[pytest.mark.slow] if rel(p) in SLOW else [])
-                                  for p in CONFIGS])
+                                  for p in shard(CONFIGS)])
 def test_config_runs(path, data_dir, tmp_path):
     lines = []
     report = check_config(path, work_dir=str(tmp_path), data_dir=data_dir, log=lines.append, repeat_val_as_test=False)

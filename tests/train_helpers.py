@@ -24,6 +24,32 @@ RECORD = ['default_hooks.logger.interval=1', 'train_dataloader.num_workers=0',
 
 
 
+def main_job_metrics(section_name: str, tower: str, row_index: int = 0) -> dict:
+    """Metrics of the ``row_index``-th plain row of ``tower`` in a section of the main job (seed 0), through the
+    main job's caches: what is missing (world, tiny CLIP, tower, trained model, test) is built, under the
+    caches' locks, so the test lanes of ``.ci/run`` share the work."""
+    from mmdistill.apis.quickstart import (
+        QuickstartPaths,
+        ensure_world,
+        evaluate,
+        load_main_job,
+        prepare_section,
+        pretrained_tiny_clip,
+        tower_checkpoint,
+        trained_model,
+    )
+    paths = QuickstartPaths()
+    ensure_world(paths, seed=0, force=False)
+    pretrained_tiny_clip(paths, seed=0, force=False)
+    towers, sections = load_main_job()
+    section = next(s for s in sections if s.name == section_name)
+    row = [r for r in section.rows if r.tower == tower and not r.test_options][row_index]
+    prepare_section(section, paths)
+    checkpoint = tower_checkpoint(towers[tower], paths, 0, False)
+    model = trained_model(section, row, checkpoint, paths, 0, False) if section.train else None
+    return evaluate(section, row, checkpoint, model, paths, False)['metrics']
+
+
 def load_tool(path: str):
     """The module of a command under tools/ (``'analysis/benchmark'``), imported from its file."""
     spec = importlib.util.spec_from_file_location(f'tool_{Path(path).name}', REPO / 'tools' / f'{path}.py')
