@@ -159,3 +159,18 @@ def test_registered_in_mmdet(tmp_path):
     assert type(metric) is OVSplitCocoMetric
     with pytest.raises(KeyError, match='proposal'):
         OVSplitCocoMetric(split_file=split_file(tmp_path), metric='proposal')
+
+
+def test_a_test_on_some_images_of_the_annotation_file_evaluates_those_images(tmp_path):
+    """A dataset's ``indices`` test only some images: their objects count, the untested images' do not (mmdet's
+    CocoMetric takes every image of the file and counts the rest as missed)."""
+    ann_file = tmp_path / 'gt.json'
+    ann_file.write_text(json.dumps(coco_gt(list(range(1, 6)))))
+    metric = OVSplitCocoMetric(split_file=split_file(tmp_path), ann_file=str(ann_file))
+    metric.dataset_meta = dict(classes=CLASSES)
+    metric.process({}, [s for s in data_samples(with_gt=False) if s['img_id'] != 2])  # images 1 and 3
+    result = metric.evaluate(2)
+    # image 2 held a cat (detected) and a cow (missed): without it, cat is 1 of 1 found with a false positive ranked
+    # below it (AP 1), cow has no ground truth left, dog is perfect
+    assert result['coco/ap50_per_class'] == pytest.approx({'cat': 1.0, 'dog': 1.0, 'fish': 1.0})
+    assert result['coco/base_ap50'] == pytest.approx(1.0) and result['coco/novel_ap50'] == pytest.approx(1.0)

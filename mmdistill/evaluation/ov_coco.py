@@ -82,13 +82,14 @@ class OVSplitCocoMetric(CocoMetric):
         return split
 
     def _prepare_coco_api(self, gts: Sequence[dict], outfile_prefix: str) -> None:
-        """Ground truth and the lazy category / image ids, as CocoMetric does."""
+        """Ground truth and the lazy category ids, as CocoMetric does; the images evaluated are the ones tested
+        (CocoMetric takes every image of its annotation file, so a test on a subset, e.g. a dataset's
+        ``indices``, would count the untested images' objects as missed)."""
         if self._coco_api is None:
             self._coco_api = COCO(self.gt_to_coco_json(gt_dicts=gts, outfile_prefix=outfile_prefix))
         if self.cat_ids is None:
             self.cat_ids = self._coco_api.get_cat_ids(cat_names=self.dataset_meta['classes'])
-        if self.img_ids is None:
-            self.img_ids = self._coco_api.get_img_ids()
+        self.img_ids = sorted({gt['img_id'] for gt in gts})
 
     def _load_detections(self, result_file: str, iou_type: str) -> COCO:
         predictions = load(result_file)
