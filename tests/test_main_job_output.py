@@ -36,10 +36,12 @@ def test_default_main_job_prints_headers_rows_tables_and_pictures_in_few_lines(o
                    f'[{total}/{total}] results', '| tower | boxes thing |', '| tower | novel AP50 |',
                    '| tower | mIoU |', 'logs: work_dirs/quickstart/logs/'):
         assert header in output, header
-    for section in sections:  # every section and default row is in the tables
-        assert section.title in output
+    tables = output.split(f'[{total}/{total}] results')[1]
+    for section in sections:  # every section is in the tables, with its default rows and no other
+        assert f'## {section.title}' in tables, section.title
+        table = tables.split(f'## {section.title}')[1].split('\n## ')[0]
         for row in section.rows:
-            assert (f'| {row.label} |' in output) == row.default, row.label
+            assert (f'| {row.label} |' in table) == row.default, (section.name, row.label)
     pictures = output.split('pictures:\n')[1].split('tables:')[0].split()
     names = {osp.basename(p) for p in pictures}
     assert {'affinity_maps.png', 'feature_pca.png', 'per_class_accuracy.png', 'detections.png', 'segmentation.png',
