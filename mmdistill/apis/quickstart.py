@@ -511,7 +511,7 @@ def per_class_accuracy_picture(section: Section, paths: QuickstartPaths) -> str:
 
 
 def _last_plain_row(section: Section, paths: QuickstartPaths) -> tuple[Row, Config]:
-    row = [r for r in section.rows if not r.test_options][-1]
+    row = ([r for r in section.rows if not r.test_options] or section.rows)[-1]  # a plain row if there is one
     cfg = load_run_config(row.config or section.config, paths.stage_dir('eval'), paths.world, paths.tiny_clip)
     cfg.merge_from_dict(tower_options(section, row, row.tower_checkpoint))
     return row, cfg
