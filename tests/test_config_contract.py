@@ -191,3 +191,13 @@ def test_tool_prints_the_failure_last(tmp_path, capsys):
     assert status == 1
     assert last.startswith('failed at config: ConfigCheckError: model.backbone.tower.checkpoint')
     assert 'EVA02_CLIP_B_psz16_s8B.pt' in last
+
+
+def test_the_two_ci_shards_split_the_configs_without_overlap(monkeypatch):
+    configs = [f'c{i}.py' for i in range(7)]
+    assert shard(configs) == configs
+    halves = []
+    for spec in ('0/2', '1/2'):
+        monkeypatch.setenv('MMDISTILL_CONTRACT_SHARD', spec)
+        halves.append(shard(configs))
+    assert halves == [['c0.py', 'c2.py', 'c4.py', 'c6.py'], ['c1.py', 'c3.py', 'c5.py']]

@@ -243,8 +243,7 @@ def fake_main_job(root, world: str, clip: str, models: dict) -> str:
             cfg.merge_from_dict({key: tower})
         cfg.dump(str(run / osp.basename(cfg.filename)))
         shutil.copy(models[kind].checkpoint, run / 'iter_4.pth')
-        record_model(str(work), name, 'row', label, 0, cfg.filename, {key: tower} if key else {},
-                     str(run / 'iter_4.pth'))
+        record_model(str(work), name, 'row', label, 0, cfg.filename, str(run / 'iter_4.pth'))
     return str(work)
 
 

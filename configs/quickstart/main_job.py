@@ -35,8 +35,8 @@ towers = dict(
 # Each section tests `config` once per row with the row's tower checkpoint at `tower_key`; `train=True`
 # trains the config on that tower first. Columns: (label, metric keys shown as "a / b"[, scale]).
 # `picture` / `prepare`: registered main-job steps (mmdistill.registry.MAIN_JOB_STEPS, apis/quickstart.py).
-# `options`: config options of the section's runs (training and tests). `claims`: the papers' comparisons that
-# the table shows, each `row` against `baseline` (row labels) on `metric` in the table's units (x `scale`), with the
+# `test_options`: config options of every row's test (its training is unchanged). `claims`: the papers'
+# comparisons that the table shows, each `row` against `baseline` (row labels) on `metric` in the table's units (x `scale`), with the
 # margin the slow tests assert (about half the gain measured on the world, docs/benchmarks.md); the results say
 # for each whether it holds, and claims.json keeps the numbers.
 sections = [
@@ -93,7 +93,7 @@ sections = [
         prepare='ov_world',
         picture='detections',
         # tested on the first 500 of the 1 000 val images (the whole split: 40 s more per row)
-        options={'test_dataloader.dataset.indices': 500},
+        test_options={'test_dataloader.dataset.indices': 500},
         claims=[dict(text='paper 001: a better dense map gives F-ViT higher novel AP50', row='CLIPSelf',
                      baseline='tiny CLIP (image-text)', metric='coco/novel_ap50', scale=100, margin=6.0)],
         columns=[('novel AP50', ['coco/novel_ap50'], 100), ('base AP50', ['coco/base_ap50'], 100),
@@ -138,7 +138,7 @@ sections = [
         tower_key='model.tower.checkpoint',  # the text tower stays the run's tiny CLIP
         train=True,
         # tested on the first 500 of the 1 000 val images (sliding windows: 1.3 min more per row on the whole split)
-        options={'test_dataloader.dataset.indices': 500},
+        test_options={'test_dataloader.dataset.indices': 500},
         columns=[('mIoU', ['mIoU']), ('sIoU', ['sIoU']), ('uIoU', ['uIoU']), ('hIoU', ['hIoU'])],
         # the best distilled tower by default (paper 001's Table 4 consumer)
         rows=[dict(tower='r_sc_clipself'), dict(tower='tiny_clip', default=False),

@@ -221,11 +221,10 @@ def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
     return done
 
 
-def final_checkpoint(config: str, work_dir: str, options: Optional[dict] = None) -> str:
-    """Where a training of ``config`` (with ``options``) in ``work_dir`` leaves its last checkpoint,
-    ``iter_<max_iters>.pth``: a finished training is one whose file exists (an interrupted one resumes)."""
+def final_checkpoint(config: str, work_dir: str) -> str:
+    """Where a training of ``config`` in ``work_dir`` leaves its last checkpoint, ``iter_<max_iters>.pth``: a
+    finished training is one whose file exists (an interrupted one resumes)."""
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict(options or {})
     return osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
 
 
@@ -321,7 +320,7 @@ class Section:
     outputs: dict = field(default_factory=dict)  # config key -> output file name, per evaluation
     prepare: Optional[str] = None
     picture: Optional[str] = None
-    options: dict = field(default_factory=dict)  # config options of the main job's runs (training and tests)
+    test_options: dict = field(default_factory=dict)  # config options of every row's test (not its training)
     claims: list = field(default_factory=list)  # Claim: the papers' comparisons its table shows
     tower_pictures: Optional[dict] = None  # affinity maps / PCA of the rows' towers: indices, grid, size, cell
 
@@ -366,20 +365,18 @@ def tower_options(section: Section, row: Row, tower: str) -> dict:
 def trained_model(section: Section, row: Row, tower: str, paths: QuickstartPaths, seed: int, force: bool) -> str:
     """Train the row's config on ``tower`` (cached per tower, config and seed); its last checkpoint."""
     config = row.config or section.config
-    key = file_key(resolved_config(config), tower, osp.join(paths.world, 'meta.json'), str(seed),
-                   json.dumps(section.options, sort_keys=True))
+    key = file_key(resolved_config(config), tower, osp.join(paths.world, 'meta.json'), str(seed))
     work_dir = paths.stage_dir(osp.join(section.name, f'seed{seed}_{key}'))
-    options = {**section.options, **tower_options(section, row, tower)}
-    done = final_checkpoint(config, work_dir, section.options)
+    done = final_checkpoint(config, work_dir)
     with locked(work_dir):
         if not osp.isfile(done) or force:
             # the section tests the model itself: no validation loop (mmengine's iteration loop would validate
             # after the last iteration whatever the interval: a whole val split, 3 min for Cat-Seg)
             with step(f'{section.name}.train.{row_slug(row)}_seed{seed}',
                       f'train {section.name} on {row.label} (seed {seed})', 'model trained'):
-                train_from_config(config, work_dir, paths.world, seed, paths.tiny_clip, **options,
-                                  **NO_VALIDATION)
-    record_model(paths.work_dir, section.name, row_slug(row), row.label, seed, config, options, done)
+                train_from_config(config, work_dir, paths.world, seed, paths.tiny_clip,
+                                  **tower_options(section, row, tower), **NO_VALIDATION)
+    record_model(paths.work_dir, section.name, row_slug(row), row.label, seed, config, done)
     return done
 
 
@@ -390,7 +387,8 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
     out_dir = paths.stage_dir(osp.join('eval', section.name))
     os.makedirs(out_dir, exist_ok=True)
     key = file_key(tower, model or '', paths.tiny_clip, resolved_config(config),
-                   osp.join(paths.world, 'meta.json'), json.dumps([section.options, row.test_options], sort_keys=True))
+                   osp.join(paths.world, 'meta.json'),
+                   json.dumps({**section.test_options, **row.test_options}, sort_keys=True))
     stem = f'{osp.splitext(osp.basename(model or tower))[0]}.{key}'
     cache = osp.join(out_dir, f'{stem}.json')
     with locked(cache):
@@ -398,7 +396,7 @@ def evaluate(section: Section, row: Row, tower: str, model: Optional[str], paths
             return json.load(open(cache))
         cfg = load_run_config(config, osp.join(out_dir, stem), paths.world, paths.tiny_clip)
         outputs = {name: osp.join(out_dir, f'{stem}.{name}') for name in section.outputs.values()}
-        cfg.merge_from_dict({**section.options, **tower_options(section, row, tower), **row.test_options,
+        cfg.merge_from_dict({**section.test_options, **tower_options(section, row, tower), **row.test_options,
                              **{k: outputs[name] for k, name in section.outputs.items()}})
         if model is not None:
             cfg.load_from = model

@@ -5,7 +5,7 @@
 text_checkpoint)`` (``name`` a tower of ``configs/quickstart/main_job.py``, ``checkpoint`` the exported open_clip
 file, ``text_checkpoint`` the file whose text tower classifies for it: itself for a tower trained with its own text
 tower, else None, the tiny CLIP's); a model is a trained downstream model, ``dict(section, label, seed, config,
-options, checkpoint)`` with the config options its training ran with (the tower among them).
+checkpoint)`` (the config its training ran with, tower included, is the copy beside the checkpoint).
 Paths are stored relative to the run folder and returned joined to it. The main job writes it; the analysis tools,
 the web demo and the tests read it instead of parsing file names.
 """
@@ -68,9 +68,9 @@ def record_refiner(work_dir: str, seed: int, checkpoint: str) -> None:
     _write(work_dir, lambda data: data['refiners'].__setitem__(str(seed), osp.relpath(checkpoint, work_dir)))
 
 
-def record_model(work_dir: str, section: str, row: str, label: str, seed: int, config: str, options: dict,
+def record_model(work_dir: str, section: str, row: str, label: str, seed: int, config: str,
                  checkpoint: str) -> None:
     """Add (or replace) the downstream model of row ``row`` (a file-name form of ``label``) of ``section``."""
-    entry = dict(section=section, label=label, seed=seed, config=config, options=options,
+    entry = dict(section=section, label=label, seed=seed, config=config,
                  checkpoint=osp.relpath(checkpoint, work_dir))
     _write(work_dir, lambda data: data['models'].__setitem__(f'{section}/{row}_seed{seed}', entry))
