@@ -118,7 +118,10 @@ def shard(configs: list[str]) -> list[str]:
     spec = os.environ.get('MMDISTILL_CONTRACT_SHARD')
     if not spec:
         return configs
-    index, count = (int(v) for v in spec.split('/'))
+    try:
+        index, count = (int(v) for v in spec.split('/'))
+    except ValueError:
+        raise ValueError(f'MMDISTILL_CONTRACT_SHARD={spec!r}: expected "i/n", e.g. "0/2"') from None
     return configs[index::count]
 
 
@@ -201,3 +204,6 @@ def test_the_two_ci_shards_split_the_configs_without_overlap(monkeypatch):
         monkeypatch.setenv('MMDISTILL_CONTRACT_SHARD', spec)
         halves.append(shard(configs))
     assert halves == [['c0.py', 'c2.py', 'c4.py', 'c6.py'], ['c1.py', 'c3.py', 'c5.py']]
+    monkeypatch.setenv('MMDISTILL_CONTRACT_SHARD', 'half')
+    with pytest.raises(ValueError, match="MMDISTILL_CONTRACT_SHARD='half': expected"):
+        shard(configs)
