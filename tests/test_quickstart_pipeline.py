@@ -295,3 +295,11 @@ def test_pictures_and_preparation_steps_are_registered():
     bad = Section(name='s', title='t', config='c.py', tower_key='k', columns=[], rows=[], prepare='nowhere')
     with pytest.raises(ValueError, match="section 's': unknown prepare 'nowhere'"):
         prepare_section(bad, QuickstartPaths())
+
+
+def test_loading_a_run_config_prints_nothing(capsys):
+    """The main job's terminal shows no mmengine note for each substituted run variable."""
+    load_run_config(osp.join(REPO, 'configs', 'scd', 'r_sc_clipself_synthetic.py'), '/tmp/run', '/tmp/w',
+                    tiny_clip='/tmp/t.pt', refiner='/tmp/r.pth')
+    out = capsys.readouterr()
+    assert 'Using env variable' not in out.out + out.err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import numbers
 import os
 import os.path as osp
@@ -21,6 +22,7 @@ from typing import Iterator, Optional, Sequence
 
 from filelock import FileLock
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
 from ..clip.architectures import MODEL_CONFIG_DIR
@@ -142,14 +144,19 @@ def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
 @contextlib.contextmanager
 def run_variables(**files: Optional[str]) -> Iterator[None]:
     """Set :data:`RUN_VARIABLES` (``world=``, ``tiny_clip=``, ``refiner=``; None: the config's default) while
-    the block loads configs; the process's environment is restored after."""
+    the block loads configs; the process's environment is restored after. mmengine's note on each substituted
+    variable (an INFO line per use) stays off the terminal."""
     saved = {name: os.environ.get(name) for name in RUN_VARIABLES.values()}
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
         for key, value in files.items():
             if value is not None:
                 os.environ[RUN_VARIABLES[key]] = value.rstrip('/')
         yield
     finally:
+        logger.setLevel(level)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
