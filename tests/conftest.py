@@ -17,7 +17,7 @@ def quickstart_world():
     """The main job's world with its OV-detection annotations, and its tiny CLIP (data/synthetic_world,
     work_dirs/quickstart/tiny_clip.pt), built where missing (about 12 min on 2 cores): tests that train the
     shipped world configs use them."""
-    from mmdistill.apis.quickstart import QuickstartPaths, ensure_world, pretrained_tiny_clip
+    from mmdistill.apis.runs import QuickstartPaths, ensure_world, pretrained_tiny_clip
     from mmdistill.datasets.ov_splits import prepare_ov_world
     paths = QuickstartPaths()  # relative, as the main job's: cache keys name some files by path
     ensure_world(paths, seed=0, force=False)

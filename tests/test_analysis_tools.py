@@ -88,7 +88,7 @@ def test_bad_arguments_are_clear(world_and_towers):
 
 @pytest.mark.slow
 def test_quickstart_refiner_reads_out_a_dense_map(quickstart_world):
-    from mmdistill.apis.quickstart import refiner_checkpoint
+    from mmdistill.apis.runs import refiner_checkpoint
     refiner_checkpoint(quickstart_world, seed=0, force=False)  # cached by the main job's --all rows
     specs = quickstart_towers(quickstart_world.work_dir)
     encoder = load_encoder(specs['tiny CLIP + Refiner'])

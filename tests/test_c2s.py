@@ -592,7 +592,7 @@ def small_world(tmp_path_factory):
 
 def world_run_config(name: str, world: str, work_dir: str) -> Config:
     """A world C2S config on ``world`` with random CLIP weights, a few steps, no worker processes."""
-    from mmdistill.apis.quickstart import load_run_config
+    from mmdistill.apis.runs import load_run_config
     cfg = load_run_config(osp.join(REPO, 'configs', 'c2s', name), work_dir, world)
     if cfg.model.get('teacher'):
         cfg.model.teacher.checkpoint = None

@@ -16,7 +16,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import load_run_config
+from mmdistill.apis.runs import load_run_config
 from mmdistill.clip import build_clip_model
 from mmdistill.datasets.synthetic import generate_world
 from mmdistill.seg.catseg import tune_attention

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import load_run_config
+from mmdistill.apis.runs import load_run_config
 from mmdistill.clip import build_clip_model
 from mmdistill.registry import MODELS
 

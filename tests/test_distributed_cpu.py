@@ -213,7 +213,7 @@ sync_bn = 'torch'
 @pytest.mark.slow
 @needs_world
 def test_fvit_two_processes_equal_one_with_the_same_global_batch(tmp_path):
-    records = assert_parity('configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py', tmp_path, batch=4,
+    records = assert_parity('configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py', tmp_path, batch=4,
                             iters=2, body=FVIT_FIXED)
     assert {'loss_rpn_cls', 'loss_cls', 'loss_bbox'} <= records[0].keys()
 

@@ -56,7 +56,7 @@ def test_ema_teacher_distiller_resumes_exactly(tmp_path):
 @needs_world
 def test_fvit_resumes_exactly(tmp_path):
     """mmdet's random RoI / anchor samplers and random resize, crop and flip."""
-    assert_exact_resume('configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py', tmp_path)
+    assert_exact_resume('configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py', tmp_path)
 
 
 @pytest.mark.slow

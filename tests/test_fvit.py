@@ -15,7 +15,7 @@ import mmdistill  # noqa: F401
 from mmdistill.det import FViT, FViTBBoxHead, geometric_ensemble
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-WORLD_CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py')
+WORLD_CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py')
 ARCH = 'mmdistill-tiny-ViT-P8'  # patch 8, width 48, 2 blocks, 32-d embeddings; random weights
 CLASSES = ['red circle', 'blue star', 'green square', 'dotted heart']
 BASE = ['red circle', 'green square']

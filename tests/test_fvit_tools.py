@@ -11,13 +11,13 @@ import pytest
 import torch
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import load_run_config
+from mmdistill.apis.runs import load_run_config
 from mmdistill.clip import build_clip_model
 from mmdistill.datasets.ov_splits import prepare_ov_world
 from mmdistill.datasets.synthetic import generate_world
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py')
+CONFIG = osp.join(REPO, 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py')
 ENV = dict(os.environ, MMDISTILL_OFFLINE='1')
 
 

@@ -8,11 +8,8 @@ import torch
 from train_helpers import main_job_metrics
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import (
-    QuickstartPaths,
-    load_main_job,
-    tower_checkpoint,
-)
+from mmdistill.apis.quickstart import load_main_job
+from mmdistill.apis.runs import QuickstartPaths, tower_checkpoint
 from mmdistill.clip.builder import read_checkpoint
 
 pytestmark = pytest.mark.slow

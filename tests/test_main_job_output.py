@@ -10,7 +10,8 @@ import sys
 import cv2
 import pytest
 
-from mmdistill.apis.quickstart import QuickstartPaths, load_main_job
+from mmdistill.apis.quickstart import load_main_job
+from mmdistill.apis.runs import QuickstartPaths
 
 pytestmark = pytest.mark.slow
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

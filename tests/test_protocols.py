@@ -58,7 +58,8 @@ VOC_OBJECTS = ['aeroplane', 'bicycle', 'bird', 'ship', 'bottle', 'bus', 'car', '
                'horse', 'motorbike', PERSON, 'pottedplant', 'sheep', 'sofa', 'train', TV]
 STUFF_WORDS = ('sky, wall, tree, wood, grass, road, sea, river, mountain, sands, desk, bed, building, cloud, lamp, '
                'door, window, wardrobe, ceiling, shelf, curtain, stair, floor, hill, rail, fence')
-# SCLIP's configs/cls_*.txt (github wangf3014/SCLIP)
+# SCLIP's configs/cls_*.txt (github wangf3014/SCLIP); NACLIP's configs/cls_*.txt (github sinahmr/NACLIP, commit
+# 0cac3a6) are byte-identical to them
 SCLIP_VOC21 = sclip(STUFF_WORDS, *VOC_OBJECTS)
 SCLIP_VOC20 = sclip(*VOC_OBJECTS)
 SCLIP_COCO_OBJECT = (sclip(STUFF_WORDS.replace(' bed,', ''), PERSON + ', body')
@@ -237,6 +238,10 @@ PROTOCOL: list[tuple[str, Key, Any, str]] = [
     (NACLIP, 'model.area_threshold', None, 'NACLIP naclip.py: no area threshold'),
     (NACLIP, 'model.post_processor', dict(type='PAMR', num_iter=10, dilations=[8, 16]),
      'NACLIP naclip.py: pamr_steps=10, pamr_stride=(8, 16)'),
+    (NACLIP, 'model.test_cfg', dict(mode='whole'), 'NACLIP configs/cfg_voc21.py: slide_crop=0 (whole image)'),
+    (NACLIP, 'test_dataloader.dataset.pipeline.type=Resize.scale', [2048, 336], 'NACLIP configs/cfg_voc21.py'),
+    (NACLIP, vocabulary, SCLIP_VOC21, "NACLIP configs/cls_voc21.txt (byte-identical to SCLIP's)"),
+    (NACLIP, 'model.vocabulary.templates', 'imagenet80', "NACLIP prompts/imagenet_template.py (SCLIP's 80)"),
     (ZS.format('voc20-336'), 'model.logit_scale', 40.0, 'SCLIP clip_segmentor.py: logit_scale=40'),
     (ZS.format('voc20-336'), 'model.background_threshold', None, SCLIP_SRC.format('voc20', 'voc20')),
     (ZS.format('voc20-336'), vocabulary, SCLIP_VOC20, SCLIP_SRC.format('voc20', 'voc20')),

@@ -10,20 +10,14 @@ import torch
 from mmengine.config import Config
 
 import mmdistill  # noqa: F401
-from mmdistill.apis.quickstart import (
-    EVAL_CONFIG,
+from mmdistill.apis.quickstart import EVAL_CONFIG, Claim, Row, format_claim, format_table, load_main_job, tower_options
+from mmdistill.apis.runs import (
     PRETRAIN_CONFIG,
-    Claim,
-    Row,
     file_key,
-    format_claim,
-    format_table,
     last_checkpoint,
-    load_main_job,
     load_run_config,
     locked,
     resolved_config,
-    tower_options,
     train_from_config,
 )
 from mmdistill.clip import CLIPTower
@@ -191,13 +185,13 @@ def test_cache_keys_follow_base_files(tmp_path):
 
 
 def test_cache_keys_follow_architecture_definitions(tmp_path, monkeypatch):
-    from mmdistill.apis import quickstart
+    from mmdistill.apis import runs
     archs = tmp_path / 'archs'
     archs.mkdir()
     (archs / 'my-arch.json').write_text('{"embed_dim": 8}')
     config = tmp_path / 'config.py'
     config.write_text("model = dict(tower=dict(arch='my-arch'), names=['my-arch-not'])\n")
-    monkeypatch.setattr(quickstart, 'MODEL_CONFIG_DIR', archs)
+    monkeypatch.setattr(runs, 'MODEL_CONFIG_DIR', archs)
     first = resolved_config(str(config))
     assert json.loads(first)['architectures'] == {'my-arch': '{"embed_dim": 8}'}
     (archs / 'my-arch.json').write_text('{"embed_dim": 16}')  # the config file is unchanged
@@ -223,7 +217,8 @@ def test_patch_dropout_thins_training_images_only():
 
 
 def test_unknown_picture_is_an_error_naming_it(tmp_path):
-    from mmdistill.apis.quickstart import QuickstartPaths, Section, draw_picture
+    from mmdistill.apis.quickstart import Section, draw_picture
+    from mmdistill.apis.runs import QuickstartPaths
     section = Section(name='s', title='t', config='c.py', tower_key='k', columns=[], rows=[], picture='bogus')
     with pytest.raises(ValueError, match="unknown picture 'bogus'"):
         draw_picture(section, QuickstartPaths(work_dir=str(tmp_path)))
@@ -291,7 +286,8 @@ def test_pictures_and_preparation_steps_are_registered():
             assert main_job_step(section.prepare, 'prepare') is MAIN_JOB_STEPS.get(section.prepare)
     with pytest.raises(ValueError, match=r"unknown prepare 'detections'; registered: \['ov_world'\]"):
         main_job_step('detections', 'prepare')  # a picture is not a preparation step
-    from mmdistill.apis.quickstart import QuickstartPaths, Section
+    from mmdistill.apis.quickstart import Section
+    from mmdistill.apis.runs import QuickstartPaths
     bad = Section(name='s', title='t', config='c.py', tower_key='k', columns=[], rows=[], prepare='nowhere')
     with pytest.raises(ValueError, match="section 's': unknown prepare 'nowhere'"):
         prepare_section(bad, QuickstartPaths())
@@ -303,3 +299,69 @@ def test_loading_a_run_config_prints_nothing(capsys):
                     tiny_clip='/tmp/t.pt', refiner='/tmp/r.pth')
     out = capsys.readouterr()
     assert 'Using env variable' not in out.out + out.err
+
+
+TOY_STEPS = '''
+import os.path as osp
+from mmdistill.apis.quickstart import registered_step
+
+
+@registered_step('prepare', 'toy_prepare')
+def toy_prepare(paths):
+    with open(osp.join(paths.work_dir, 'prepared.txt'), 'a') as f:
+        f.write('prepared\\n')
+
+
+@registered_step('picture', 'toy_picture')
+def toy_picture(section, paths):
+    path = osp.join(paths.work_dir, 'toy.txt')
+    with open(path, 'w') as f:
+        f.write(' '.join(row.label for row in section.rows))
+    return path
+'''
+
+
+def test_a_toy_section_runs_with_its_own_steps_and_the_second_lane(world, pretrained, tmp_path, monkeypatch):
+    """A main job naming a section, preparation step and picture that its own module registers (mmengine's
+    custom_imports) runs with no edit of the driver; the row marked lane=1 is computed by the second lane."""
+    from mmdistill.apis.console import MainJobConsole
+    from mmdistill.apis.quickstart import run_quickstart
+    from mmdistill.apis.runs import QuickstartPaths, tiny_clip_key
+    (tmp_path / 'toy_steps.py').write_text(TOY_STEPS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv('PYTHONPATH', os.pathsep.join([str(tmp_path), REPO, os.environ.get('PYTHONPATH', '')]))
+    job = tmp_path / 'toy_job.py'
+    job.write_text(f'''custom_imports = dict(imports=['toy_steps'])
+towers = dict(tiny_clip=dict(label='tiny CLIP'))
+sections = [dict(name='toy', title='Toy', config={osp.join(REPO, EVAL_CONFIG)!r},
+                 tower_key='model.tower.checkpoint', prepare='toy_prepare', picture='toy_picture',
+                 columns=[('boxes', ['dense_zs/boxes/thing_top1'])],
+                 rows=[dict(tower='tiny_clip', label='main row'),
+                       dict(tower='tiny_clip', label='lane row', lane=1,
+                            test_options={{'test_dataloader.dataset.indices': 6}})])]
+''')
+    paths = QuickstartPaths(world=world, work_dir=str(tmp_path / 'run'))
+    os.makedirs(paths.work_dir)
+    tiny, _, _ = pretrained
+    open(paths.tiny_clip, 'wb').write(open(tiny, 'rb').read())  # the run's tiny CLIP exists: stage 2 is cached
+    open(paths.tiny_clip + '.key', 'w').write(tiny_clip_key(paths, seed=3))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    terminal = tmp_path / 'terminal.txt'
+    try:
+        with open(terminal, 'w') as stream:
+            text, pictures = run_quickstart(paths, seed=3, main_job=str(job),
+                                            console=MainJobConsole(osp.join(paths.work_dir, 'logs'), stream))
+    finally:
+        torch.set_num_threads(threads)
+    shown = terminal.read_text()
+    assert open(osp.join(paths.work_dir, 'prepared.txt')).read().count('prepared') >= 1
+    assert pictures == [osp.join(paths.work_dir, 'toy.txt')] and open(pictures[0]).read() == 'main row lane row'
+    assert '| main row |' in text and '| lane row |' in text
+    assert 'lane row: second lane: tested' in shown, shown
+    lane = json.load(open(osp.join(paths.work_dir, 'second_lane.json')))
+    assert list(lane['rows']) == ['toy|lane row|0']
+    assert [name for name, _ in lane['timings']] == ['toy.prepare', 'toy.test.lane_row']  # the lane prepares too
+    times = json.load(open(paths.stage_times))
+    assert [name for name, _ in times['steps']] == ['toy.prepare', 'toy.test.main_row', 'toy.picture']
+    assert times['second_lane'] == lane['timings']

@@ -288,7 +288,8 @@ def test_main_job_models_answer_within_a_second():
     """Every model of the main job's run folder (work_dirs/quickstart; the tiny CLIP's F-ViT is trained here if
     the main job has not) segments or detects a world val image in under a second on the machine's CPU
     threads, once loaded and with its vocabulary embedded (docs/benchmarks.md, web demo)."""
-    from mmdistill.apis.quickstart import QuickstartPaths, ensure_world, pretrained_tiny_clip, trained_model
+    from mmdistill.apis.quickstart import trained_model
+    from mmdistill.apis.runs import QuickstartPaths, ensure_world, pretrained_tiny_clip
     paths = QuickstartPaths()
     ensure_world(paths, seed=0, force=False)
     pretrained_tiny_clip(paths, seed=0, force=False)

@@ -176,7 +176,8 @@ def test_the_main_jobs_models_in_a_browser(browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from mmdistill.apis.quickstart import QuickstartPaths, load_main_job
+    from mmdistill.apis.quickstart import load_main_job
+    from mmdistill.apis.runs import QuickstartPaths
     from mmdistill.apis.web_demo import quickstart_models
     paths = QuickstartPaths()
     models = quickstart_models(paths.work_dir, paths.world)

@@ -28,16 +28,8 @@ def main_job_metrics(section_name: str, tower: str, row_index: int = 0) -> dict:
     """Metrics of the ``row_index``-th plain row of ``tower`` in a section of the main job (seed 0), through the
     main job's caches: what is missing (world, tiny CLIP, tower, trained model, test) is built, under the
     caches' locks, so the test lanes of ``.ci/run`` share the work."""
-    from mmdistill.apis.quickstart import (
-        QuickstartPaths,
-        ensure_world,
-        evaluate,
-        load_main_job,
-        prepare_section,
-        pretrained_tiny_clip,
-        tower_checkpoint,
-        trained_model,
-    )
+    from mmdistill.apis.quickstart import evaluate, load_main_job, prepare_section, trained_model
+    from mmdistill.apis.runs import QuickstartPaths, ensure_world, pretrained_tiny_clip, tower_checkpoint
     paths = QuickstartPaths()
     ensure_world(paths, seed=0, force=False)
     pretrained_tiny_clip(paths, seed=0, force=False)

@@ -28,7 +28,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from mmdistill.apis.console import MainJobConsole, StageFailed  # noqa: E402
-from mmdistill.apis.quickstart import QuickstartPaths, run_quickstart  # noqa: E402
+from mmdistill.apis.quickstart import run_quickstart  # noqa: E402
+from mmdistill.apis.runs import QuickstartPaths  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,7 +1,7 @@
 # The main job (tools/quickstart.py) as data: which towers it makes and which sections evaluate them.
 # A new method adds a tower and rows here; a new downstream model adds a section. `default=False` rows run
 # under --all only. The run's world, tiny CLIP and Refiner reach the configs through mmengine's substitution of
-# MMDISTILL_WORLD, MMDISTILL_TINY_CLIP and MMDISTILL_REFINER (apis/quickstart.py's run_variables).
+# MMDISTILL_WORLD, MMDISTILL_TINY_CLIP and MMDISTILL_REFINER (apis/runs.py's run_variables).
 
 # How each tower checkpoint is made: the pretrained tiny CLIP (stage 2), or distilled from it with a config
 # (refiner=True: the Refiner of configs/refiner/refiner_synthetic.py is trained first, per seed; text_prefix: the
@@ -35,7 +35,10 @@ towers = dict(
 # Each section tests `config` once per row with the row's tower checkpoint at `tower_key`; `train=True`
 # trains the config on that tower first. Columns: (label, metric keys shown as "a / b"[, scale]).
 # `picture` / `prepare`: registered main-job steps (mmdistill.registry.MAIN_JOB_STEPS, apis/quickstart.py).
-# `test_options`: config options of every row's test (its training is unchanged). `claims`: the papers'
+# `test_options`: config options of every row's test (its training is unchanged). `lane=1`: the row needs only
+# the tiny CLIP and is computed ahead, in the main job's order, by a second one-thread process while the main
+# process (one thread too) computes the others (apis/quickstart.py's SecondLane; only with two threads or more;
+# the lane=1 rows hold about half the work after the tiny CLIP). `claims`: the papers'
 # comparisons that the table shows, each `row` against `baseline` (row labels) on `metric` in the table's units (x `scale`), with the
 # margin the slow tests assert (about half the gain measured on the world, docs/benchmarks.md); the results say
 # for each whether it holds, and claims.json keeps the numbers.
@@ -75,8 +78,8 @@ sections = [
         # default: one row per paper's method (paper 001: CLIPSelf -> R-SC-CLIPSelf; paper 000: ATAS; paper 002: SILC
         # as a short fine-tuning, which changes nothing measurable: its claim needs pretraining from scratch, the
         # silc_whole_image row, 15 min on 2 cores)
-        rows=[dict(tower='tiny_clip'), dict(tower='clipself'), dict(tower='r_sc_clipself'), dict(tower='atas'),
-              dict(tower='silc'),
+        rows=[dict(tower='tiny_clip'), dict(tower='clipself'), dict(tower='r_sc_clipself'), dict(tower='atas', lane=1),
+              dict(tower='silc', lane=1),
               dict(tower='clipself_proposals', default=False), dict(tower='sc_clipself', default=False),
               dict(tower='r_sc_v', default=False),
               dict(tower='regiontext', default=False), dict(tower='r_sc_regiontext', default=False),
@@ -87,7 +90,7 @@ sections = [
     dict(
         name='detection',
         title='Open-vocabulary detection, F-ViT (box AP50, %, val split; 18 base / 6 novel things)',
-        config='configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py',
+        config='configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py',
         tower_key='model.backbone.tower.checkpoint',
         train=True,
         prepare='ov_world',
@@ -98,7 +101,7 @@ sections = [
                      baseline='tiny CLIP (image-text)', metric='coco/novel_ap50', scale=100, margin=6.0)],
         columns=[('novel AP50', ['coco/novel_ap50'], 100), ('base AP50', ['coco/base_ap50'], 100),
                  ('all AP50', ['coco/all_ap50'], 100)],
-        rows=[dict(tower='tiny_clip'), dict(tower='clipself'), dict(tower='r_sc_clipself', default=False),
+        rows=[dict(tower='tiny_clip', lane=1), dict(tower='clipself'), dict(tower='r_sc_clipself', default=False),
               dict(tower='tiny_clip', label='tiny CLIP, no ensemble (beta = 0)', default=False,
                    test_options={'model.roi_head.bbox_head.ensemble.beta': 0.0}),
               dict(tower='clipself', label='CLIPSelf, no ensemble (beta = 0)', default=False,
@@ -113,11 +116,13 @@ sections = [
         tower_key='model.tower.checkpoint',
         picture='segmentation',
         columns=[('mIoU', ['mIoU']), ('sIoU', ['sIoU']), ('uIoU', ['uIoU']), ('hIoU', ['hIoU'])],
-        rows=[dict(tower='tiny_clip', label='tiny CLIP, value (MaskCLIP)'),
-              dict(tower='tiny_clip', label='tiny CLIP, SCLIP', test_options={'model.tower.dense_path': 'sclip'}),
+        rows=[dict(tower='tiny_clip', label='tiny CLIP, value (MaskCLIP)', lane=1),
+              dict(tower='tiny_clip', label='tiny CLIP, SCLIP', test_options={'model.tower.dense_path': 'sclip'},
+                   lane=1),
               dict(tower='tiny_clip', label='tiny CLIP, ClearCLIP',
-                   test_options={'model.tower.dense_path': 'clearclip'}),
-              dict(tower='tiny_clip', label='tiny CLIP, NACLIP', test_options={'model.tower.dense_path': 'naclip'}),
+                   test_options={'model.tower.dense_path': 'clearclip'}, lane=1),
+              dict(tower='tiny_clip', label='tiny CLIP, NACLIP', test_options={'model.tower.dense_path': 'naclip'},
+                   lane=1),
               # NACLIP's published protocol refines with PAMR (10 steps, dilations 8 / 16 px on 336-448 px images);
               # the world's images are 192 px: the published dilations and the same scaled to the image
               dict(tower='tiny_clip', label='tiny CLIP, NACLIP + PAMR (dilations 8 / 16)', default=False,
@@ -147,8 +152,8 @@ sections = [
         name='zero_shot_students',
         title=('Inductive zero-shot segmentation with no CLIP at test time, C2S (mIoU / sIoU / uIoU / hIoU, %, '
                'val split; 24 seen / 8 unseen classes; a SegFormer with the MiT-B0 layout trained from scratch '
-               'on the seen classes, 500 steps)'),
-        config='configs/c2s/c2s_segformer-mit-b0_1xb16-500_synthetic-96.py',
+               'on the seen classes, 300 steps)'),
+        config='configs/c2s/c2s_segformer-mit-b0_1xb16-300_synthetic-96.py',
         tower_key=None,  # the configs name the run's tiny CLIP: the text tower, and C2S's teacher
         train=True,
         picture='unseen_comparison',
@@ -159,6 +164,6 @@ sections = [
         columns=[('mIoU', ['mIoU']), ('sIoU', ['sIoU']), ('uIoU', ['uIoU']), ('hIoU', ['hIoU'])],
         # paper 003's Table 3: the student with and without CLIP (two trainings from scratch)
         rows=[dict(tower='tiny_clip', label='seen classes only, text classifier (no CLIP)',
-                   config='configs/c2s/seen-only_segformer-mit-b0_1xb16-500_synthetic-96.py'),
-              dict(tower='tiny_clip', label='C2S, tiny CLIP teacher')]),
+                   config='configs/c2s/seen-only_segformer-mit-b0_1xb16-300_synthetic-96.py', lane=1),
+              dict(tower='tiny_clip', label='C2S, tiny CLIP teacher', lane=1)]),
 ]

@@ -8,111 +8,42 @@ changed; an interrupted training resumes from its last checkpoint.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
-import logging
 import numbers
 import os
 import os.path as osp
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Optional, Sequence
+from typing import Optional, Sequence
 
-from filelock import FileLock
+import torch
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 
-from ..clip.architectures import MODEL_CONFIG_DIR
-from ..clip.export import export_open_clip
-from ..datasets.synthetic import generate_world, world_is_complete
+from ..datasets.synthetic import world_is_complete
 from ..registry import MAIN_JOB_STEPS
-from ..utils.run_manifest import record_model, record_refiner, record_tower
-from ..utils.runtime import add_training_hooks
+from ..utils.run_manifest import record_model
 from .console import MainJobConsole, attach_progress, format_duration, step
+from .runs import (
+    ARCH,
+    NO_VALIDATION,
+    QuickstartPaths,
+    ensure_world,
+    file_key,
+    final_checkpoint,
+    load_run_config,
+    locked,
+    pretrained_tiny_clip,
+    resolved_config,
+    tower_checkpoint,
+    train_from_config,
+)
 
 MAIN_JOB_CONFIG = 'configs/quickstart/main_job.py'
-PRETRAIN_CONFIG = 'configs/quickstart/tiny_clip_pretrain_synthetic.py'
 EVAL_CONFIG = 'configs/quickstart/dense_zero_shot_synthetic.py'
-REFINER_CONFIG = 'configs/refiner/refiner_synthetic.py'
-ARCH = 'mmdistill-world-ViT-P12'
-# Paths the synthetic-world configs name; replaced by the run's actual files.
-# Config options of a training without its validation loop (mmengine builds none when all three are None)
-NO_VALIDATION = {'val_cfg': None, 'val_dataloader': None, 'val_evaluator': None}
-# The variables the synthetic-world configs substitute for this run's files (mmengine's `{{$NAME:default}}`)
-RUN_VARIABLES = dict(world='MMDISTILL_WORLD', tiny_clip='MMDISTILL_TINY_CLIP', refiner='MMDISTILL_REFINER')
-
-
-@dataclass
-class QuickstartPaths:
-    world: str = 'data/synthetic_world'
-    work_dir: str = 'work_dirs/quickstart'
-
-    @property
-    def tiny_clip(self) -> str:
-        return osp.join(self.work_dir, 'tiny_clip.pt')
-
-    @property
-    def results_md(self) -> str:
-        return osp.join(self.work_dir, 'results.md')
-
-    @property
-    def claims(self) -> str:
-        return osp.join(self.work_dir, 'claims.json')
-
-    @property
-    def stage_times(self) -> str:
-        return osp.join(self.work_dir, 'stage_times.json')
-
-    @property
-    def picture(self) -> str:
-        return osp.join(self.work_dir, 'per_class_accuracy.png')
-
-    def stage_dir(self, name: str) -> str:
-        return osp.join(self.work_dir, name)
-
-
-def file_key(*items: str) -> str:
-    """A short hash of files (content if small, else size and mtime) and of the other strings given."""
-    digest = hashlib.sha256()
-    for item in items:
-        if osp.isfile(item) and os.stat(item).st_size < 2 ** 20:
-            digest.update(open(item, 'rb').read())
-        elif osp.isfile(item):
-            digest.update(f'{item}|{os.stat(item).st_size}|{os.stat(item).st_mtime_ns}'.encode())
-        else:
-            digest.update(item.encode())
-    return digest.hexdigest()[:16]
-
-
-def _strings(node) -> set[str]:
-    if isinstance(node, dict):
-        return set().union(*map(_strings, node.values())) if node else set()
-    if isinstance(node, (list, tuple)):
-        return set().union(*map(_strings, node)) if node else set()
-    return {node} if isinstance(node, str) else set()
-
-
-def resolved_config(config: str) -> str:
-    """What a cache key of ``config`` must cover, as text.
-
-    The config with its ``_base_`` files merged, plus the definition (open_clip model config)
-    of every architecture shipped in ``mmdistill/clip/model_configs`` that it names: editing
-    a base file or an architecture invalidates what was trained from the config.
-    """
-    cfg = Config.fromfile(config).to_dict()
-    archs = sorted(name for name in _strings(cfg) if (MODEL_CONFIG_DIR / f'{name}.json').is_file())
-    definitions = {name: (MODEL_CONFIG_DIR / f'{name}.json').read_text() for name in archs}
-    return json.dumps(dict(config=cfg, architectures=definitions), sort_keys=True, default=str)
-
-
-def locked(path: str) -> FileLock:
-    """An inter-process lock for the cache entry at ``path`` (``<path>.lock``): processes sharing a run folder
-    (two test sessions, two main jobs) compute each entry once; the others wait for it and read it."""
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    return FileLock(path.rstrip('/') + '.lock')
 
 
 def main_job_step(name: str, kind: str):
@@ -134,134 +65,6 @@ def registered_step(kind: str, name: str):
     return register
 
 
-def ensure_world(paths: QuickstartPaths, seed: int, force: bool) -> None:
-    with locked(paths.world):
-        if not force and world_is_complete(paths.world, seed=seed):
-            return
-        generate_world(paths.world, seed=seed, force=force, progress=True)
-
-
-@contextlib.contextmanager
-def run_variables(**files: Optional[str]) -> Iterator[None]:
-    """Set :data:`RUN_VARIABLES` (``world=``, ``tiny_clip=``, ``refiner=``; None: the config's default) while
-    the block loads configs; the process's environment is restored after. mmengine's note on each substituted
-    variable (an INFO line per use) stays off the terminal."""
-    saved = {name: os.environ.get(name) for name in RUN_VARIABLES.values()}
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        for key, value in files.items():
-            if value is not None:
-                os.environ[RUN_VARIABLES[key]] = value.rstrip('/')
-        yield
-    finally:
-        logger.setLevel(level)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def load_run_config(config: str, work_dir: str, world: str, tiny_clip: Optional[str] = None,
-                    refiner: Optional[str] = None) -> Config:
-    """``config`` read with this run's world, tiny CLIP and Refiner checkpoint (:func:`run_variables`)."""
-    with run_variables(world=world, tiny_clip=tiny_clip, refiner=refiner):
-        cfg = Config.fromfile(config)
-    cfg.work_dir = work_dir
-    cfg.experiment_name = f'{osp.basename(work_dir)}_{time.strftime("%Y%m%d_%H%M%S")}_{os.getpid()}'
-    return cfg
-
-
-def train_from_config(config: str, work_dir: str, world: str, seed: int, tiny_clip: Optional[str] = None,
-                      refiner: Optional[str] = None, **overrides) -> Runner:
-    """Train ``config`` on the world at ``world`` (with this run's ``tiny_clip`` and ``refiner`` files); resumes
-    from the last checkpoint in ``work_dir``."""
-    cfg = load_run_config(config, work_dir, world, tiny_clip, refiner)
-    cfg.randomness = dict(seed=seed)
-    cfg.resume = True
-    cfg.merge_from_dict(overrides)
-    add_training_hooks(cfg)
-    runner = Runner.from_cfg(cfg)
-    attach_progress(runner)
-    runner.train()
-    return runner
-
-
-def pretrained_tiny_clip(paths: QuickstartPaths, seed: int, force: bool) -> str:
-    """Stage 2: image-text pretraining of the tiny CLIP, exported as an open_clip checkpoint.
-
-    Cached with a key of the config and the world, so a new world or recipe retrains it.
-    """
-    key = file_key(resolved_config(PRETRAIN_CONFIG), osp.join(paths.world, 'meta.json'), str(seed))
-    stamp = paths.tiny_clip + '.key'
-    with locked(paths.tiny_clip):
-        if osp.isfile(paths.tiny_clip) and osp.isfile(stamp) and open(stamp).read() == key and not force:
-            return paths.tiny_clip
-        with step('tiny_clip_pretrain', 'pretrain the tiny CLIP', 'pretrained'):
-            runner = train_from_config(PRETRAIN_CONFIG, paths.stage_dir(f'tiny_clip_pretrain_{key}'), paths.world,
-                                       seed)
-            export_open_clip(last_checkpoint(runner), ARCH, paths.tiny_clip, prefix='clip.')
-        with open(stamp, 'w') as f:
-            f.write(key)
-    return paths.tiny_clip
-
-
-def last_checkpoint(runner: Runner) -> str:
-    path = osp.join(runner.work_dir, f'iter_{runner.iter}.pth')
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} missing after training: is the CheckpointHook interval a divisor of '
-                                f'max_iters ({runner.max_iters})?')
-    return path
-
-
-def refiner_checkpoint(paths: QuickstartPaths, seed: int, force: bool) -> str:
-    """Stage 1 of R-SCD: the Refiner trained on the world (cached per seed)."""
-    work_dir = paths.stage_dir(f'refiner_seed{seed}_{file_key(resolved_config(REFINER_CONFIG), paths.tiny_clip)}')
-    done = final_checkpoint(REFINER_CONFIG, work_dir)
-    with locked(work_dir):
-        if not osp.isfile(done) or force:
-            with step(f'refiner_seed{seed}', f'train the Refiner (seed {seed})', 'Refiner trained'):
-                train_from_config(REFINER_CONFIG, work_dir, paths.world, seed, paths.tiny_clip)
-    record_refiner(paths.work_dir, seed, done)
-    return done
-
-
-def final_checkpoint(config: str, work_dir: str) -> str:
-    """Where a training of ``config`` in ``work_dir`` leaves its last checkpoint, ``iter_<max_iters>.pth``: a
-    finished training is one whose file exists (an interrupted one resumes)."""
-    cfg = Config.fromfile(config)
-    return osp.join(work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
-
-
-def tower_checkpoint(spec: dict, paths: QuickstartPaths, seed: int, force: bool) -> str:
-    """The checkpoint of a tower of ``main_job.py``: the tiny CLIP, or a student distilled from it
-    with ``spec['config']`` (seeded), exported as an open_clip checkpoint (with the text tower trained
-    with it, under ``spec['text_prefix']`` of the training checkpoint, where given)."""
-    config = spec.get('config')
-    if config is None:
-        record_tower(paths.work_dir, spec.get('name', 'tiny_clip'), spec.get('label', 'tiny CLIP'), seed,
-                     paths.tiny_clip)
-        return paths.tiny_clip  # made by stage 2
-    stem = osp.splitext(osp.basename(config))[0]
-    refiner = resolved_config(REFINER_CONFIG) if spec.get('refiner') else ''
-    key = file_key(resolved_config(config), paths.tiny_clip, refiner)
-    out = osp.join(paths.work_dir, 'towers', f'{stem}_seed{seed}_{key}.pt')
-    with locked(out):
-        if not osp.isfile(out) or force:
-            refiner = refiner_checkpoint(paths, seed, force) if spec.get('refiner') else None
-            with step(f'tower.{stem}_seed{seed}', f'distil {spec.get("label", stem)} (seed {seed})',
-                      'tower distilled'):
-                runner = train_from_config(config, paths.stage_dir(f'{stem}_seed{seed}_{key}'), paths.world, seed,
-                                           paths.tiny_clip, refiner)
-                export_open_clip(last_checkpoint(runner), ARCH, out, original=paths.tiny_clip,
-                                 prefix=spec.get('prefix', 'student.'), text_prefix=spec.get('text_prefix'))
-    record_tower(paths.work_dir, spec.get('name', stem), spec.get('label', stem), seed, out, config,
-                 own_text=bool(spec.get('text_prefix')))
-    return out
-
-
 @dataclass
 class Row:
     """One row of a section: a tower (key of ``towers``), optional test-time config options and its own config
@@ -273,6 +76,7 @@ class Row:
     config: Optional[str] = None
     own_text: bool = False  # the tower brings its own text tower (trained with it, e.g. SILC from scratch)
     test_options: dict = field(default_factory=dict)
+    lane: int = 0  # 1: computed ahead by the second lane (SecondLane) when the job has two threads or more
     metrics: dict = field(default_factory=dict)
     spread: dict = field(default_factory=dict)
     outputs: dict = field(default_factory=dict)  # output name -> file of the first seed
@@ -346,7 +150,8 @@ def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
                                f'known towers: {sorted(towers)}')
             rows.append(Row(label=row.get('label', towers[row['tower']]['label']), tower=row['tower'],
                             default=row.get('default', True), test_options=row.get('test_options', {}),
-                            config=row.get('config'), own_text=bool(towers[row['tower']].get('text_prefix'))))
+                            config=row.get('config'), lane=row.get('lane', 0),
+                            own_text=bool(towers[row['tower']].get('text_prefix'))))
         columns = [(c[0], list(c[1]), c[2] if len(c) > 2 else 1.0) for c in spec.pop('columns')]
         claims = [Claim(**claim) for claim in spec.pop('claims', [])]
         labels = {row.label for row in rows}
@@ -437,9 +242,10 @@ def prepare_ov_world_step(paths: QuickstartPaths) -> None:
 
 
 def run_section(section: Section, towers: dict, paths: QuickstartPaths, seeds: Sequence[int], force: bool,
-                console: Optional[MainJobConsole] = None) -> None:
+                console: Optional[MainJobConsole] = None, lane: Optional[SecondLane] = None) -> None:
     """Fill ``row.metrics`` (mean over seeds) and ``row.spread`` of every row of the section; one line per
-    row and seed on ``console`` (what ran and how long, or 'cached'), after the progress bars of its steps."""
+    row and seed on ``console`` (what ran and how long, or 'cached'), after the progress bars of its steps.
+    A row that the running second ``lane`` computes is read from its caches once there (its line says so)."""
     if section.prepare:
         with step(f'{section.name}.prepare', f'prepare {section.name}'):
             prepare_section(section, paths)
@@ -447,6 +253,8 @@ def run_section(section: Section, towers: dict, paths: QuickstartPaths, seeds: S
         results = []
         for run_seed in seeds:
             done = len(console.ran) if console else 0
+            if lane is not None:
+                lane.before_row(section, row, run_seed)
             tower = tower_checkpoint(towers[row.tower], paths, run_seed, force)
             model = trained_model(section, row, tower, paths, run_seed, force) if section.train else None
             result = evaluate(section, row, tower, model, paths, force)
@@ -455,8 +263,109 @@ def run_section(section: Section, towers: dict, paths: QuickstartPaths, seeds: S
                 row.outputs, row.tower_checkpoint, row.model_checkpoint = result['outputs'], tower, model
             if console:
                 seed_note = f' (seed {run_seed})' if len(seeds) > 1 else ''
-                console.print(f'  {row.label}{seed_note}: {ran_summary(console.ran[done:])}')
+                summary = ran_summary(console.ran[done:])
+                if lane is not None and not console.ran[done:]:
+                    summary = lane.summary(section, row, run_seed) or summary
+                console.print(f'  {row.label}{seed_note}: {summary}')
+                if lane is not None:
+                    lane.record_row(section, row, run_seed, console.ran[done:])
         row.metrics, row.spread = average(results)
+
+
+def lane_key(section: Section, row: Row, seed: int) -> str:
+    return f'{section.name}|{row.label}|{seed}'
+
+
+class SecondLane:
+    """A second process, one torch thread, that computes the rows marked ``lane=1`` in ``main_job.py`` ahead of
+    the main process (also one thread while it runs: two one-thread processes do about 1.4 times the work of
+    one two-thread process on 2 cores).
+
+    It is a prefetcher: every cache entry is computed once under its file lock (:func:`locked`), so the main
+    process, on reaching a lane row, waits until the lane has computed it and reads its cache entries; the rows
+    of a lane that failed are computed by the main process as usual. What the lane ran is
+    in ``<work_dir>/second_lane.json`` (per row, and its step times) and its terminal in ``logs/second_lane.log``.
+    """
+
+    def __init__(self, paths: QuickstartPaths, console: MainJobConsole, record: bool = False):
+        self.paths, self.console = paths, console
+        self.record_file = osp.join(paths.work_dir, 'second_lane.json')
+        self.recording = record  # True in the lane itself: it writes what it ran per row
+        self.process: Optional[subprocess.Popen] = None
+        self.threads = torch.get_num_threads()
+        self.waited = False
+
+    def start(self, main_job: str, seeds: Sequence[int], include_all: bool) -> None:
+        """Start the lane (no-op with one thread)."""
+        if self.threads < 2:
+            return
+        if osp.isfile(self.record_file):
+            os.remove(self.record_file)
+        command = [sys.executable, '-m', 'mmdistill.apis.second_lane', '--work-dir', self.paths.work_dir,
+                   '--world', self.paths.world, '--main-job', main_job,
+                   '--seeds', *map(str, seeds)] + (['--all'] if include_all else [])
+        os.makedirs(self.console.log_dir, exist_ok=True)
+        log = open(osp.join(self.console.log_dir, 'second_lane.log'), 'a')
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                        env=dict(os.environ, OMP_NUM_THREADS='1'))
+        log.close()
+        torch.set_num_threads(1)
+
+    def running(self) -> bool:
+        """Whether the lane still runs; once it stopped the main process takes both threads back."""
+        if self.process is not None and self.process.poll() is not None:
+            self.process = None
+            torch.set_num_threads(self.threads)
+        return self.process is not None
+
+    def before_row(self, section: Section, row: Row, seed: int) -> None:
+        """In the main process: a lane row waits until the running lane has computed it (it then reads the
+        caches); the first wait says where the lane's progress shows."""
+        key = lane_key(section, row, seed)
+        if row.lane != 1 or not self.running() or key in self.read().get('rows', {}):
+            return
+        if not self.waited:
+            self.console.print(f'  (rows marked lane=1 are computed by the second lane; its progress: '
+                               f'{osp.join(self.console.log_dir, "second_lane.log")})')
+            self.waited = True
+        while self.running() and key not in self.read().get('rows', {}):
+            time.sleep(1.0)
+
+    def summary(self, section: Section, row: Row, seed: int) -> Optional[str]:
+        """What the lane ran for the row (``'second lane: model trained 4m10s, tested 20s'``), if it did."""
+        ran = self.read().get('rows', {}).get(lane_key(section, row, seed))
+        return f'second lane: {ran_summary(ran)}' if ran else None
+
+    def record_row(self, section: Section, row: Row, seed: int, ran: Sequence[tuple[str, float]]) -> None:
+        """In the lane: add the row's steps (and their times) to the record the main process reads."""
+        if not self.recording:
+            return
+        record = self.read()
+        record.setdefault('rows', {})[lane_key(section, row, seed)] = [list(item) for item in ran]
+        record['timings'] = [[name, round(seconds, 1)] for name, seconds in self.console.timings]
+        tmp = f'{self.record_file}.{os.getpid()}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(record, f, indent=1)
+        os.replace(tmp, self.record_file)
+
+    def read(self) -> dict:
+        return json.load(open(self.record_file)) if osp.isfile(self.record_file) else {}
+
+    def stop(self) -> Optional[int]:
+        """Wait for the lane to end (it only has rows the main process also reaches); its exit code."""
+        if self.process is None:
+            return None
+        code = self.process.wait()
+        self.process = None
+        torch.set_num_threads(self.threads)
+        return code
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait()
+            self.process = None
+            torch.set_num_threads(self.threads)
 
 
 def ran_summary(ran: Sequence[tuple[str, float]]) -> str:
@@ -610,9 +519,19 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
     done = len(console.ran)
     pretrained_tiny_clip(paths, seed, force)
     console.print(f'  {ran_summary(console.ran[done:])}')
-    for i, section in enumerate(sections):
-        console.print(f'\n[{3 + i}/{total}] {section.title}')
-        run_section(section, towers, paths, seeds, force, console)
+    lane = SecondLane(paths, console)
+    if not force and any(row.lane == 1 for section in sections for row in section.rows):
+        lane.start(main_job, seeds, include_all)  # --force recomputes everything in this process
+    try:
+        for i, section in enumerate(sections):
+            console.print(f'\n[{3 + i}/{total}] {section.title}')
+            run_section(section, towers, paths, seeds, force, console, lane)
+        if lane.stop():
+            console.print(f'  the second lane stopped with an error (log: {console.log_dir}/second_lane.log); '
+                          'its rows ran here')
+    except BaseException:
+        lane.kill()
+        raise
     console.print(f'\n[{total}/{total}] results')
     done = len(console.ran)
     seeds_note = f' Mean over seeds {list(seeds)}, ± = std.' if len(seeds) > 1 else ''
@@ -640,14 +559,16 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
     text = f'# The main job on the synthetic world{seeds_note}\n\n' + '\n'.join(parts)
     with open(paths.results_md, 'w') as f:
         f.write(text)
-    write_stage_times(console, paths.stage_times)
+    write_stage_times(console, paths.stage_times, lane.read().get('timings', []))
     with open(paths.claims, 'w') as f:
         json.dump(claims, f, indent=1)
     return text, pictures
 
 
-def write_stage_times(console: MainJobConsole, path: str) -> None:
-    """``path``: the seconds of every step this run computed (``[name, seconds]`` pairs, in order; cached
-    steps are absent), read by ``tools/analysis/benchmark_main_job.py``."""
+def write_stage_times(console: MainJobConsole, path: str, second_lane: Sequence[Sequence] = ()) -> None:
+    """``path``: the seconds of every step this run computed (``steps``: ``[name, seconds]`` pairs, in order;
+    cached steps are absent; ``second_lane``: the same for the second lane, which ran beside them), read by
+    ``tools/analysis/benchmark_main_job.py``."""
     with open(path, 'w') as f:
-        json.dump(dict(steps=[[name, round(seconds, 1)] for name, seconds in console.timings]), f, indent=1)
+        json.dump(dict(steps=[[name, round(seconds, 1)] for name, seconds in console.timings],
+                       second_lane=[list(item) for item in second_lane]), f, indent=1)

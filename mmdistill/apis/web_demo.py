@@ -142,7 +142,8 @@ def quickstart_models(work_dir: str = 'work_dirs/quickstart', world: str = 'data
     Raises:
         FileNotFoundError: no tiny CLIP under ``work_dir``; the message names the command that makes it.
     """
-    from .quickstart import MAIN_JOB_CONFIG, load_main_job, load_run_config
+    from .quickstart import MAIN_JOB_CONFIG, load_main_job
+    from .runs import load_run_config
     tiny = osp.join(work_dir, 'tiny_clip.pt')
     if not osp.isfile(tiny):
         raise FileNotFoundError(f'no models of the main job under {work_dir} (no {tiny}): make them with '
@@ -179,10 +180,10 @@ def _trained_models(section, work_dir: str) -> list[DemoModel]:
 
 
 WORLD_CONFIGS = {  # the main job's downstream configs on the synthetic world
-    'fvit': 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py',
+    'fvit': 'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py',
     'training_free': 'configs/maskclip/maskclip_tinyclip-p12_synthetic-192.py',
     'catseg': 'configs/catseg/catseg_tinyclip-p12_1xb4-400_synthetic-96.py',
-    'c2s': 'configs/c2s/c2s_segformer-mit-b0_1xb16-500_synthetic-96.py',
+    'c2s': 'configs/c2s/c2s_segformer-mit-b0_1xb16-300_synthetic-96.py',
 }
 
 
@@ -195,7 +196,7 @@ def random_world_models(world: str, out_dir: str, tower: str = 'random tiny CLIP
     from mmseg.registry import MODELS as SEG_MODELS
 
     from ..clip import build_clip_model
-    from .quickstart import ARCH, load_run_config
+    from .runs import ARCH, load_run_config
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(seed)
     clip = osp.join(out_dir, 'tiny_clip.pt')

@@ -48,7 +48,7 @@ ROWS = {
     'refiner': ('configs/refiner/refiner_eva02_b16_coco.py', 'configs/refiner/refiner_synthetic.py', {}),
     'refiner-fast': ('configs/refiner/refiner_eva02_b16_coco.py', 'configs/refiner/refiner_synthetic.py', FAST),
     'fvit': ('configs/fvit/fvit_eva02-b16_fpn_8xb8-3e_ov-coco-640.py',
-             'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py', {}),  # base classes: *_OPTIONS
+             'configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py', {}),  # base classes: *_OPTIONS
     'c2s': ('configs/c2s/c2s_segnext-mscan-b_8xb2-80k_coco-stuff156-15-512x512.py',
             'configs/c2s/c2s_segformer-mit-b0_1xb16-1k_synthetic-96.py', {}),
     'r-sc-clipself-fast-checkpointed': ('configs/scd/r_sc_clipself_eva02_b16_coco.py',

@@ -2,7 +2,7 @@
 # (the last on the value path), pyramid strides 3 / 6 / 12 / 24 on 192 px inputs, a slim FPN and box head
 # (32 channels: a step costs 0.34 s on 2 CPU cores, 0.67 s with 64).
 # Train on the 18 base things, test on all 24 (novel / base / all AP50). The tower is chosen by path:
-#   python tools/train.py configs/fvit/fvit_tinyclip-p12_fpn_1xb8-400it_ov-synthetic.py \
+#   python tools/train.py configs/fvit/fvit_tinyclip-p12_fpn_1xb8-250it_ov-synthetic.py \
 #       --cfg-options model.backbone.tower.checkpoint=work_dirs/quickstart/towers/<tower>.pt
 _base_ = ['../_base_/models/fvit_vit_fpn.py', '../_base_/datasets/ov_synthetic_detection.py',
           '../_base_/fvit_runtime.py']
@@ -10,7 +10,7 @@ _base_ = ['../_base_/models/fvit_vit_fpn.py', '../_base_/datasets/ov_synthetic_d
 arch = 'mmdistill-world-ViT-P12'
 clip_checkpoint = '{{$MMDISTILL_TINY_CLIP:work_dirs/quickstart/tiny_clip.pt}}'  # the text tower (and the base image tower)
 tower_checkpoint = clip_checkpoint  # the image tower under evaluation: base, distilled or exported
-max_iters = 400
+max_iters = 250  # the main job's budget (docs/benchmarks.md)
 norm_cfg = dict(type='BN', requires_grad=True)  # one process
 
 model = dict(
@@ -48,5 +48,5 @@ param_scheduler = [
 ]
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=1))  # an interrupted run resumes
+    checkpoint=dict(by_epoch=False, interval=125, max_keep_ckpts=1))  # an interrupted run resumes
 log_processor = dict(by_epoch=False)
