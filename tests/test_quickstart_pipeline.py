@@ -268,11 +268,12 @@ def test_stage_table_groups_steps_by_kind():
     steps = [('world', 45.0), ('tiny_clip_pretrain', 430.0), ('refiner_seed0', 60.0),
              ('tower.atas_synthetic_seed0', 80.0), ('tower.clipself_patches_synthetic_seed0', 90.0),
              ('detection.train.clipself_seed0', 200.0), ('detection.test.clipself', 30.0), ('detection.picture', 5.0)]
-    table = bmj.stage_table(steps, wall=1000.0)
-    assert '| **tower distillation** (sum) | **170** |' in table
+    table = bmj.stage_table(steps, wall=1000.0, second_lane=[('tower.silc_finetune_synthetic_seed0', 40.0)])
+    assert '| tower.silc_finetune_synthetic_seed0 (second lane) | 40 |' in table
+    assert '| **tower distillation** (sum) | **210** |' in table
     assert '| **downstream training** (sum) | **200** |' in table and '| **pictures** (sum) | **5** |' in table
     assert '| **whole job, wall time** | **1000** (16.7 min) |' in table
-    assert table.count('\n') == 1 + len(steps) + 7 + 1
+    assert table.count('\n') == 1 + len(steps) + 1 + 7 + 1
 
 
 def test_pictures_and_preparation_steps_are_registered():

@@ -275,8 +275,8 @@ def test_benchmark_configs_resize_positions_as_the_peers_and_the_naclip_config_u
     assert (model.tower.dense_path, model.tower.naclip_sigma, model.tower.pos_embed_resize) == \
         ('naclip', 5.0, 'bicubic_offset')
     assert (model.logit_scale, model.background_threshold) == (40.0, 0.1)
+    assert model.post_processor == dict(type='PAMR', num_iter=10, dilations=(8, 16))
     assert model.test_cfg == dict(mode='whole')  # NACLIP's cfg_voc21.py: slide_crop=0
-    assert model.test_cfg == dict(mode='slide', crop_size=(224, 224), stride=(112, 112))
     assert model.vocabulary.classes == voc.model.vocabulary.classes
     with DefaultScope.overwrite_default_scope('mmseg'):
         pamr = MODELS.build(model.post_processor)

@@ -6,8 +6,9 @@
 
 Runs ``tools/quickstart.py`` in a child process, then prints the seconds of each stage it computed (from the
 run's ``stage_times.json``: world, tiny CLIP, Refiner, each tower's distillation, each downstream training and
-test, pictures), grouped by kind, with the machine (CPU model and vector capability) and the whole wall time:
-the table of docs/benchmarks.md's main-job section. Cached stages are absent from the table (warm run: only
+test, pictures; the second lane's steps, which ran beside the others, marked), grouped by kind, with the
+machine (CPU model and vector capability) and the whole wall time: the table of docs/benchmarks.md's main-job
+section. Cached stages are absent from the table (warm run: only
 the wall time counts).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from typing import Sequence
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
@@ -38,12 +40,14 @@ def kind_of(step: str) -> str:
     return next((label for key, label in KINDS if key in step or step.startswith(key)), 'other')
 
 
-def stage_table(steps: list[tuple[str, float]], wall: float) -> str:
-    """Markdown: one row per step, then the sum per kind and the whole run's wall time."""
+def stage_table(steps: list[tuple[str, float]], wall: float, second_lane: Sequence[tuple[str, float]] = ()) -> str:
+    """Markdown: one row per step (those of the second lane, which ran beside the main process's, marked), then
+    the sum per kind (both lanes) and the whole run's wall time."""
     lines = ['| step | seconds |', '|---|---|']
     lines += [f'| {name} | {seconds:.0f} |' for name, seconds in steps]
+    lines += [f'| {name} (second lane) | {seconds:.0f} |' for name, seconds in second_lane]
     per_kind = defaultdict(float)
-    for name, seconds in steps:
+    for name, seconds in [*steps, *second_lane]:
         per_kind[kind_of(name)] += seconds
     lines += [f'| **{kind}** (sum) | **{seconds:.0f}** |' for kind, seconds in per_kind.items()]
     lines.append(f'| **whole job, wall time** | **{wall:.0f}** ({wall / 60:.1f} min) |')
@@ -69,8 +73,9 @@ def main(argv=None) -> str:
     subprocess.run(command, cwd=REPO, check=True, env=dict(os.environ, MMDISTILL_OFFLINE='1'))
     wall = time.time() - start
     with open(osp.join(work_dir, 'stage_times.json')) as f:
-        steps = [(name, seconds) for name, seconds in json.load(f)['steps']]
-    table = stage_table(steps, wall)
+        times = json.load(f)
+    table = stage_table([tuple(step) for step in times['steps']], wall,
+                        [tuple(step) for step in times.get('second_lane', [])])
     print(f'\nmachine: {device_name("cpu")}\n\n{table}')
     return table
 
