@@ -322,15 +322,16 @@ def toy_picture(section, paths):
 '''
 
 
-def test_a_toy_section_runs_with_its_own_steps_and_the_second_lane(world, pretrained, tmp_path, monkeypatch):
-    """A main job naming a section, preparation step and picture that its own module registers (mmengine's
-    custom_imports) runs with no edit of the driver; the row marked lane=1 is computed by the second lane."""
+def _run_toy_job(world: str, tiny: str, tmp_path, monkeypatch, lane_finds_steps: bool):
+    """The toy main job (a section, preparation step and picture registered by its own module, one row per lane)
+    with two torch threads; ``(tables, pictures, terminal text, paths)``."""
     from mmdistill.apis.console import MainJobConsole
     from mmdistill.apis.quickstart import run_quickstart
     from mmdistill.apis.runs import QuickstartPaths, tiny_clip_key
     (tmp_path / 'toy_steps.py').write_text(TOY_STEPS)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv('PYTHONPATH', os.pathsep.join([str(tmp_path), REPO, os.environ.get('PYTHONPATH', '')]))
+    if lane_finds_steps:  # the second lane imports the job's custom_imports too
+        monkeypatch.setenv('PYTHONPATH', os.pathsep.join([str(tmp_path), REPO, os.environ.get('PYTHONPATH', '')]))
     job = tmp_path / 'toy_job.py'
     job.write_text(f'''custom_imports = dict(imports=['toy_steps'])
 towers = dict(tiny_clip=dict(label='tiny CLIP'))
@@ -343,7 +344,6 @@ sections = [dict(name='toy', title='Toy', config={osp.join(REPO, EVAL_CONFIG)!r}
 ''')
     paths = QuickstartPaths(world=world, work_dir=str(tmp_path / 'run'))
     os.makedirs(paths.work_dir)
-    tiny, _, _ = pretrained
     open(paths.tiny_clip, 'wb').write(open(tiny, 'rb').read())  # the run's tiny CLIP exists: stage 2 is cached
     open(paths.tiny_clip + '.key', 'w').write(tiny_clip_key(paths, seed=3))
     threads = torch.get_num_threads()
@@ -355,10 +355,17 @@ sections = [dict(name='toy', title='Toy', config={osp.join(REPO, EVAL_CONFIG)!r}
                                             console=MainJobConsole(osp.join(paths.work_dir, 'logs'), stream))
     finally:
         torch.set_num_threads(threads)
-    shown = terminal.read_text()
+    return text, pictures, terminal.read_text(), paths
+
+
+def test_a_toy_section_runs_with_its_own_steps_and_the_second_lane(world, pretrained, tmp_path, monkeypatch):
+    """A main job naming a section, preparation step and picture that its own module registers (mmengine's
+    custom_imports) runs with no edit of the driver; the row marked lane=1 is computed by the second lane."""
+    text, pictures, shown, paths = _run_toy_job(world, pretrained[0], tmp_path, monkeypatch, lane_finds_steps=True)
     assert open(osp.join(paths.work_dir, 'prepared.txt')).read().count('prepared') >= 1
     assert pictures == [osp.join(paths.work_dir, 'toy.txt')] and open(pictures[0]).read() == 'main row lane row'
     assert '| main row |' in text and '| lane row |' in text
+    assert 'second lane: the 1 rows marked lane=1 run in a second process' in shown
     assert 'lane row: second lane: tested' in shown, shown
     lane = json.load(open(osp.join(paths.work_dir, 'second_lane.json')))
     assert list(lane['rows']) == ['toy|lane row|0']
@@ -366,3 +373,15 @@ sections = [dict(name='toy', title='Toy', config={osp.join(REPO, EVAL_CONFIG)!r}
     times = json.load(open(paths.stage_times))
     assert [name for name, _ in times['steps']] == ['toy.prepare', 'toy.test.main_row', 'toy.picture']
     assert times['second_lane'] == lane['timings']
+
+
+def test_the_rows_of_a_failed_second_lane_run_in_the_main_process(world, pretrained, tmp_path, monkeypatch):
+    """A lane that cannot start its work (here: it cannot import the job's steps) leaves its rows to the main
+    process, which says so; the tables are complete."""
+    text, _, shown, paths = _run_toy_job(world, pretrained[0], tmp_path, monkeypatch, lane_finds_steps=False)
+    assert '| main row |' in text and '| lane row |' in text
+    assert 'lane row: tested' in shown and 'the second lane stopped with an error' in shown, shown
+    assert "No module named 'toy_steps'" in open(osp.join(paths.work_dir, 'logs', 'second_lane.log')).read()
+    times = json.load(open(paths.stage_times))
+    assert [name for name, _ in times['steps']] == ['toy.prepare', 'toy.test.main_row', 'toy.test.lane_row',
+                                                    'toy.picture']

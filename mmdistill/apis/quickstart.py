@@ -292,13 +292,13 @@ class SecondLane:
         self.record_file = osp.join(paths.work_dir, 'second_lane.json')
         self.recording = record  # True in the lane itself: it writes what it ran per row
         self.process: Optional[subprocess.Popen] = None
+        self.returncode: Optional[int] = None
         self.threads = torch.get_num_threads()
-        self.waited = False
 
-    def start(self, main_job: str, seeds: Sequence[int], include_all: bool) -> None:
-        """Start the lane (no-op with one thread)."""
+    def start(self, main_job: str, seeds: Sequence[int], include_all: bool) -> bool:
+        """Start the lane; False (nothing started) with one thread."""
         if self.threads < 2:
-            return
+            return False
         if osp.isfile(self.record_file):
             os.remove(self.record_file)
         command = [sys.executable, '-m', 'mmdistill.apis.second_lane', '--work-dir', self.paths.work_dir,
@@ -310,25 +310,23 @@ class SecondLane:
                                         env=dict(os.environ, OMP_NUM_THREADS='1'))
         log.close()
         torch.set_num_threads(1)
+        return True
 
     def running(self) -> bool:
         """Whether the lane still runs; once it stopped the main process takes both threads back."""
         if self.process is not None and self.process.poll() is not None:
-            self.process = None
-            torch.set_num_threads(self.threads)
+            self._ended(self.process.returncode)
         return self.process is not None
+
+    def _ended(self, returncode: int) -> None:
+        self.process, self.returncode = None, returncode
+        torch.set_num_threads(self.threads)
 
     def before_row(self, section: Section, row: Row, seed: int) -> None:
         """In the main process: a lane row waits until the running lane has computed it (it then reads the
-        caches); the first wait says where the lane's progress shows."""
+        caches)."""
         key = lane_key(section, row, seed)
-        if row.lane != 1 or not self.running() or key in self.read().get('rows', {}):
-            return
-        if not self.waited:
-            self.console.print(f'  (rows marked lane=1 are computed by the second lane; its progress: '
-                               f'{osp.join(self.console.log_dir, "second_lane.log")})')
-            self.waited = True
-        while self.running() and key not in self.read().get('rows', {}):
+        while row.lane == 1 and self.running() and key not in self.read().get('rows', {}):
             time.sleep(1.0)
 
     def summary(self, section: Section, row: Row, seed: int) -> Optional[str]:
@@ -352,20 +350,16 @@ class SecondLane:
         return json.load(open(self.record_file)) if osp.isfile(self.record_file) else {}
 
     def stop(self) -> Optional[int]:
-        """Wait for the lane to end (it only has rows the main process also reaches); its exit code."""
-        if self.process is None:
-            return None
-        code = self.process.wait()
-        self.process = None
-        torch.set_num_threads(self.threads)
-        return code
+        """Wait for the lane to end (it only has rows the main process also reaches); its exit code (None: no
+        lane ran)."""
+        if self.process is not None:
+            self._ended(self.process.wait())
+        return self.returncode
 
     def kill(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait()
-            self.process = None
-            torch.set_num_threads(self.threads)
+            self._ended(self.process.wait())
 
 
 def ran_summary(ran: Sequence[tuple[str, float]]) -> str:
@@ -520,8 +514,11 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
     pretrained_tiny_clip(paths, seed, force)
     console.print(f'  {ran_summary(console.ran[done:])}')
     lane = SecondLane(paths, console)
-    if not force and any(row.lane == 1 for section in sections for row in section.rows):
-        lane.start(main_job, seeds, include_all)  # --force recomputes everything in this process
+    lane_rows = sum(row.lane == 1 for section in sections for row in section.rows)
+    # --force recomputes everything in this process
+    if lane_rows and not force and lane.start(main_job, seeds, include_all):
+        console.print(f'  second lane: the {lane_rows} rows marked lane=1 run in a second process '
+                      f'(progress: {console.log_dir}/second_lane.log)')
     try:
         for i, section in enumerate(sections):
             console.print(f'\n[{3 + i}/{total}] {section.title}')
