@@ -41,6 +41,7 @@ def test_default_main_job_prints_headers_rows_tables_and_pictures_in_few_lines(o
     for section in sections:  # every section is in the tables, with its default rows and no other
         assert f'## {section.title}' in tables, section.title
         table = tables.split(f'## {section.title}')[1].split('\n## ')[0]
+        assert section.shows in table, section.name  # what the table shows, in one sentence
         for row in section.rows:
             assert (f'| {row.label} |' in table) == row.default, (section.name, row.label)
     pictures = output.split('pictures:\n')[1].split('tables:')[0].split()

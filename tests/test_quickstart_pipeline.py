@@ -118,6 +118,11 @@ def test_main_job_config_names_known_towers_and_splits_default_rows(tmp_path):
         labels = {r.label for r in section.rows if r.default}
         assert all({c.row, c.baseline} <= labels for c in section.claims), section.name
     assert sum(len(s.claims) for s in sections) >= 8
+    for section in sections:  # one sentence under each table says what it shows
+        assert section.shows and section.shows.endswith('.') and '. ' not in section.shows, section.name
+    # the second lane's rows need only the tiny CLIP (no other tower of this run)
+    assert {r.tower for s in sections for r in s.rows if r.lane == 1} == {'tiny_clip', 'atas', 'silc'}
+    assert all(towers[t].get('config') is None or not towers[t].get('refiner') for t in ('atas', 'silc'))
     bad = tmp_path / 'job.py'
     bad.write_text("towers = dict(a=dict(label='A'))\nsections = [dict(name='s', title='t', config='c', "
                    "tower_key='k', columns=[], rows=[dict(tower='b')])]\n")

@@ -134,6 +134,7 @@ class Section:
     test_options: dict = field(default_factory=dict)  # config options of every row's test (not its training)
     claims: list = field(default_factory=list)  # Claim: the papers' comparisons its table shows
     tower_pictures: Optional[dict] = None  # affinity maps / PCA of the rows' towers: indices, grid, size, cell
+    shows: Optional[str] = None  # what the table shows, one sentence under its title
 
 
 def load_main_job(config: str = MAIN_JOB_CONFIG) -> tuple[dict, list[Section]]:
@@ -544,7 +545,8 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
         if section.tower_pictures:
             pictures += tower_pictures(section, paths, section.tower_pictures)
         pictures += [picture] if picture else []
-        parts.append(f'## {section.title}\n\n{format_table(section)}\n'
+        shows = f'{section.shows}\n\n' if section.shows else ''
+        parts.append(f'## {section.title}\n\n{shows}{format_table(section)}\n'
                      + ''.join(f'{format_claim(r)}\n' for r in results)
                      + (f'\n![{section.name}]({osp.relpath(picture, paths.work_dir)})\n' if picture else ''))
     towers_part = ''.join(f'\n![{osp.basename(p)}]({osp.relpath(p, paths.work_dir)})\n' for p in pictures
