@@ -207,3 +207,19 @@ def test_the_two_ci_shards_split_the_configs_without_overlap(monkeypatch):
     monkeypatch.setenv('MMDISTILL_CONTRACT_SHARD', 'half')
     with pytest.raises(ValueError, match="MMDISTILL_CONTRACT_SHARD='half': expected"):
         shard(configs)
+
+
+def test_tool_applies_cfg_options_after_its_own_changes(tmp_path, capsys):
+    """--cfg-options reach the checked run (after the check's shrinking), and the check lists them."""
+    from importlib.util import module_from_spec, spec_from_file_location
+    spec = spec_from_file_location('check_config_tool', osp.join(REPO, 'tools/misc/check_config.py'))
+    tool = module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    status = tool.main([FVIT, '--work-dir', str(tmp_path),
+                        '--cfg-options', 'model.roi_head.bbox_head.vocabulary.templates=["{}"]'])
+    out = capsys.readouterr().out
+    assert "options: model.roi_head.bbox_head.vocabulary.templates=['{}']" in out
+    assert status == 0 and out.strip().splitlines()[-1] == 'ok'
+    from mmdistill.utils.config_check import prepare_config
+    cfg, _ = prepare_config(FVIT, str(tmp_path / 'plain'))
+    assert cfg.model.roi_head.bbox_head.vocabulary.templates != ['{}']  # the option was not the config's already

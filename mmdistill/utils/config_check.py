@@ -424,8 +424,12 @@ def val_repeated_by_test(cfg: Config) -> bool:
 
 def check_config(config: str, work_dir: Optional[str] = None, real_size: bool = False, random_weights: bool = True,
                  data_root: Optional[str] = None, data_dir: Optional[str] = None,
-                 log: Callable[[str], None] = print, repeat_val_as_test: bool = True) -> CheckReport:
+                 log: Callable[[str], None] = print, repeat_val_as_test: bool = True,
+                 cfg_options: Optional[dict] = None) -> CheckReport:
     """Run the check (module doc); ``log`` gets one line per step and the verdict (``ok`` or the failure).
+
+    ``cfg_options`` (``{'model.decode_head.with_cp': True}``, as ``tools/train.py --cfg-options``) apply after the
+    check's own changes: the run checks the options it will use (e.g. the memory options of a big config).
 
     ``repeat_val_as_test=False`` skips a test loop whose data and evaluator are the validation's (the
     contract test over every config: a third of its time for most configs, nothing it would not see).
@@ -459,6 +463,9 @@ def check_config(config: str, work_dir: Optional[str] = None, real_size: bool = 
     def prepare() -> None:
         nonlocal cfg
         cfg, notes = prepare_config(config, work_dir, real_size, random_weights, data_root, data_dir)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+            notes.append('options: ' + ', '.join(f'{key}={value!r}' for key, value in cfg_options.items()))
         for note in notes:
             log(f'       {note}')
 

@@ -17,6 +17,8 @@ import sys
 if importlib.util.find_spec('mmdistill') is None:  # running from a source checkout
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+from mmengine.config import DictAction  # noqa: E402
+
 import mmdistill  # noqa: E402,F401
 from mmdistill.utils.config_check import check_config  # noqa: E402
 
@@ -32,13 +34,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='folder for the run and the generated data (default: a new temporary '
                                            'folder)')
     parser.add_argument('--traceback', action='store_true', help='print the full traceback of a failure')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help="config options applied after the check's changes, as tools/train.py's (e.g. the memory "
+                             'options you will train with: model.decode_head.with_cp=True)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     report = check_config(args.config, work_dir=args.work_dir, real_size=args.real_size,
-                          random_weights=args.random_weights, data_root=args.data_root)
+                          random_weights=args.random_weights, data_root=args.data_root, cfg_options=args.cfg_options)
     if not report.ok and args.traceback:
         print(report.traceback, file=sys.stderr)
     return 0 if report.ok else 1
