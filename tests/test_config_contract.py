@@ -223,3 +223,7 @@ def test_tool_applies_cfg_options_after_its_own_changes(tmp_path, capsys):
     from mmdistill.utils.config_check import prepare_config
     cfg, _ = prepare_config(FVIT, str(tmp_path / 'plain'))
     assert cfg.model.roi_head.bbox_head.vocabulary.templates != ['{}']  # the option was not the config's already
+    # the options reach the run that is checked: a model type nobody registered fails its build
+    status = tool.main([FVIT, '--work-dir', str(tmp_path / 'bad'), '--cfg-options', 'model.type=NoSuchDetector'])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert status == 1 and last.startswith('failed at build') and 'NoSuchDetector' in last

@@ -390,3 +390,19 @@ def test_the_rows_of_a_failed_second_lane_run_in_the_main_process(world, pretrai
     times = json.load(open(paths.stage_times))
     assert [name for name, _ in times['steps']] == ['toy.prepare', 'toy.test.main_row', 'toy.test.lane_row',
                                                     'toy.picture']
+
+
+def test_a_run_without_second_lane_drops_an_earlier_runs_lane_record(tmp_path):
+    """With one thread (or --force) no lane starts, and the record of an earlier run's lane is gone: its rows and
+    step times are not read as this run's."""
+    from mmdistill.apis.console import MainJobConsole
+    from mmdistill.apis.quickstart import SecondLane
+    from mmdistill.apis.runs import QuickstartPaths
+    paths = QuickstartPaths(world=str(tmp_path / 'w'), work_dir=str(tmp_path))
+    with open(tmp_path / 'log.txt', 'w') as stream:
+        lane = SecondLane(paths, MainJobConsole(str(tmp_path / 'logs'), stream))
+        (tmp_path / 'second_lane.json').write_text(json.dumps(dict(rows={'s|r|0': [['tested', 3.0]]},
+                                                                   timings=[['s.test.r', 3.0]])))
+        assert lane.read()['timings'] == [['s.test.r', 3.0]]
+        assert lane.start('configs/quickstart/main_job.py', [0], False, rows=0) is False
+        assert lane.read() == {} and lane.stop() is None and lane.process is None

@@ -16,6 +16,7 @@ if [[ $# -eq 0 ]]; then
     # worker (pytest-xdist). Two one-thread processes do about 1.4 times the work of one two-thread process on
     # 2 cores, and most tests are too small for two threads. MMDISTILL_TEST_WORKERS=1: one process.
     workers="${MMDISTILL_TEST_WORKERS:-$(nproc)}"
+    [[ "$workers" =~ ^[1-9][0-9]*$ ]] || { echo "MMDISTILL_TEST_WORKERS='$workers': expected a positive number of worker processes" >&2; exit 2; }
     if [[ "$workers" -gt 1 ]]; then
         export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
         exec "$PYTHON" -m pytest -n "$workers" --dist loadfile

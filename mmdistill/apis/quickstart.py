@@ -296,12 +296,13 @@ class SecondLane:
         self.returncode: Optional[int] = None
         self.threads = torch.get_num_threads()
 
-    def start(self, main_job: str, seeds: Sequence[int], include_all: bool) -> bool:
-        """Start the lane; False (nothing started) with one thread."""
-        if self.threads < 2:
-            return False
+    def start(self, main_job: str, seeds: Sequence[int], include_all: bool, rows: int) -> bool:
+        """Start the lane for its ``rows`` (row count); False (nothing started) without rows or with one thread.
+        An earlier run's record goes either way, so that no stale row or step time is read as this run's."""
         if osp.isfile(self.record_file):
             os.remove(self.record_file)
+        if not rows or self.threads < 2:
+            return False
         command = [sys.executable, '-m', 'mmdistill.apis.second_lane', '--work-dir', self.paths.work_dir,
                    '--world', self.paths.world, '--main-job', main_job,
                    '--seeds', *map(str, seeds)] + (['--all'] if include_all else [])
@@ -517,7 +518,7 @@ def _run_stages(paths: QuickstartPaths, seed: int, include_all: bool, force: boo
     lane = SecondLane(paths, console)
     lane_rows = sum(row.lane == 1 for section in sections for row in section.rows)
     # --force recomputes everything in this process
-    if lane_rows and not force and lane.start(main_job, seeds, include_all):
+    if lane.start(main_job, seeds, include_all, rows=0 if force else lane_rows):
         console.print(f'  second lane: the {lane_rows} rows marked lane=1 run in a second process '
                       f'(progress: {console.log_dir}/second_lane.log)')
     try:
