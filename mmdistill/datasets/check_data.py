@@ -3,29 +3,47 @@
 :func:`write_check_data` takes a dataset config (``type``, ``data_root``, ``ann_file``, ``data_prefix``...,
 paths already pointing into a scratch folder) and writes a few generated images with valid annotations
 exactly where that dataset class reads them. Files derived by a preparation command (the OV-COCO / OV-LVIS
-annotations, the synthetic world) are made by running that command's function on generated raw files, so
-the layouts here are the documented ones (docs/datasets.md). Existing files are kept: data sets sharing a
-root (train / val of one benchmark) share their files.
+annotations, the synthetic world, the segmentation benchmarks below) are made by running that command on
+generated raw files, so the layouts here are the documented ones (docs/datasets.md). Existing files are
+kept: data sets sharing a root (train / val of one benchmark) share their files.
+
+The segmentation benchmarks with a preparation command (VOC 2012 + SBD, PASCAL Context 59 / 60 / 459,
+COCO-Stuff 171 and COCO-Object, Cityscapes) are written as their archives unpack and converted by that
+command (:mod:`.check_releases`); the others in their dataset class's layout.
 
 Supported: COCO instances (and OV-COCO), COCO captions, COCO images (+ proposals), COCO panoptic, LVIS v1
-(and OV-LVIS), image folders, every mmseg segmentation data set (VOC + aug lists, PASCAL Context 59 / 60,
-COCO-Stuff 171, COCO-Object, ADE-150, Cityscapes...), ADE-847 / PASCAL Context 459 (16-bit maps + names
-files) and the synthetic world.
+(and OV-LVIS), image folders, every mmseg segmentation data set, ADE-847 / PASCAL Context 459 (16-bit maps +
+names files) and the synthetic world.
 """
 from __future__ import annotations
 
 import inspect
 import json
-import os
 import os.path as osp
 from typing import Callable, Optional
 
-import cv2
 import numpy as np
 
+from .check_releases import (
+    write_cityscapes_release,
+    write_coco_stuff_release,
+    write_pascal_context_release,
+    write_voc_release,
+)
+from .generated_files import (
+    NUM_IMAGES,
+    CheckDataError,
+    block_map,
+    image_names,
+    region_boxes,
+    render_image,
+    spread,
+    write_image,
+    write_json,
+    write_lines,
+)
 from .ov_splits import OV_TRAIN_FILE, OV_VAL_FILE, prepare_ov_coco, prepare_ov_lvis, prepare_ov_world
 
-NUM_IMAGES = 2
 # COCO 2017 category ids of the 80 classes, in mmdet's CocoDataset class order.
 COCO_CATEGORY_IDS = tuple(i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83))
 COCO_URL = 'http://images.cocodataset.org/'
@@ -33,57 +51,11 @@ WRAPPERS = ('ConcatDataset', 'RepeatDataset', 'ClassBalancedDataset', 'MultiImag
 WORLD_MARKER = 'meta.json'
 
 
-class CheckDataError(ValueError):
-    """A dataset config this module cannot write data for."""
-
-
-def image_names(split: str, num: int = NUM_IMAGES) -> list[str]:
-    """COCO-style file names (no extension) of a split's generated images."""
-    return [f'{index + 1:012d}' for index in range(num)] if split else [f'check_{index:06d}' for index in range(num)]
-
-
-def render_image(index: int, size: tuple[int, int]) -> np.ndarray:
-    """A ``(H, W, 3)`` uint8 BGR picture: a smooth gradient with a few coloured blocks."""
-    h, w = size
-    rng = np.random.default_rng(index)
-    yy, xx = np.mgrid[0:h, 0:w]
-    img = np.stack([xx * 255 // max(w - 1, 1), yy * 255 // max(h - 1, 1), np.full_like(xx, 96)], -1)
-    for box in region_boxes(size):
-        x1, y1, x2, y2 = box
-        img[y1:y2, x1:x2] = rng.integers(0, 256, 3)
-    return img.astype(np.uint8)
-
-
-def region_boxes(size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
-    """Four non-overlapping ``(x1, y1, x2, y2)`` blocks tiling most of an image (objects / label regions)."""
-    h, w = size
-    hh, hw = h // 2, w // 2
-    return [(2, 2, hw - 2, hh - 2), (hw + 2, 2, w - 2, hh - 2), (2, hh + 2, hw - 2, h - 2),
-            (hw + 2, hh + 2, w - 2, h - 2)]
-
-
-def write_image(path: str, img: np.ndarray) -> None:
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    if not cv2.imwrite(path, img):
-        raise OSError(f'cannot write image {path!r}')
-
-
-def write_json(path: str, obj: object) -> None:
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(obj, f)
-
-
 def join(root: Optional[str], path: Optional[str]) -> str:
     """``path`` under ``root`` as mmengine's BaseDataset joins them (absolute paths kept)."""
     if not path:
         return root or ''
     return path if osp.isabs(path) or not root else osp.join(root, path)
-
-
-def spread(num_classes: int, count: int = 4) -> list[int]:
-    """``count`` class indices spread over ``range(num_classes)`` (first, last and between)."""
-    return sorted({round(i * (num_classes - 1) / max(count - 1, 1)) for i in range(count)})
 
 
 # ---------------------------------------------------------------------------------------------------- COCO
@@ -301,9 +273,47 @@ def init_default(cls: type, name: str, fallback: object) -> object:
     return fallback
 
 
+def release_writer(ds: dict, cls: type) -> Optional[tuple[Callable[[str, tuple[int, int]], None], str]]:
+    """The raw-release writer (:mod:`.check_releases`) and its root for a dataset config, if its benchmark has a
+    preparation command: VOC 2012 (devkit root), PASCAL Context (VOC2010), COCO-Stuff / COCO-Object, Cityscapes."""
+    root = (ds.get('data_root') or '').rstrip('/')
+    if osp.basename(root) == 'VOC2012':
+        return write_voc_release, osp.dirname(root)
+    if osp.basename(root) == 'VOC2010':
+        return write_pascal_context_release, root
+    if cls.__name__ in ('COCOStuffDataset', 'COCOObjectDataset'):
+        return write_coco_stuff_release, root
+    if cls.__name__ == 'CityscapesDataset':
+        return write_cityscapes_release, root
+    return None
+
+
 def write_segmentation(ds: dict, cls: type, size: tuple[int, int]) -> None:
+    """The files of a segmentation dataset config: through its benchmark's raw release and preparation command
+    where there is one (:func:`release_writer`), else in the dataset class's own layout (:func:`write_seg_layout`).
+
+    Raises:
+        CheckDataError: the prepared release lacks a folder or list the config names.
+    """
+    release = release_writer(ds, cls)
+    if release is None:
+        write_seg_layout(ds, cls, size)
+        return
+    writer, root = release
+    writer(root, size)
+    prefix = ds.get('data_prefix') or {}
+    wanted = [join(ds.get('data_root'), prefix.get(k, '')) for k in ('img_path', 'seg_map_path')]
+    wanted += [join(ds.get('data_root'), ds['ann_file'])] if ds.get('ann_file') else []
+    missing = [p for p in wanted if not osp.exists(p)]
+    if missing:
+        raise CheckDataError(f'{ds.get("type")} names {missing}, which the preparation of {root!r} '
+                             f'({writer.__name__}, docs/datasets.md) does not write')
+
+
+def write_seg_layout(ds: dict, cls: type, size: tuple[int, int]) -> None:
     """Images and label maps of a segmentation dataset class in its own layout (suffixes, zero-label
-    reduction, 16-bit maps, list files, names files), each map holding four classes spread over the labels."""
+    reduction, 16-bit maps, list files, names files), each map holding four classes spread over the labels:
+    ADE20K-150 (its archive is the layout) and ADE20K-847 (MaskFormer's preparation script is not installable)."""
     root = ds.get('data_root')
     prefix = ds.get('data_prefix') or {}
     img_suffix = ds.get('img_suffix', init_default(cls, 'img_suffix', '.jpg'))
@@ -314,16 +324,10 @@ def write_segmentation(ds: dict, cls: type, size: tuple[int, int]) -> None:
         num_classes = cls.NUM_CLASSES
         names_path = join(root, classes_file)
         if not osp.isfile(names_path):
-            os.makedirs(osp.dirname(names_path) or '.', exist_ok=True)
-            with open(names_path, 'w', encoding='utf-8') as f:
-                f.write(''.join(f'class {i}\n' for i in range(num_classes)))
+            write_lines(names_path, [f'class {i}' for i in range(num_classes)])
     else:
         num_classes = len(cls.METAINFO['classes'])
-        if cls.__name__ == 'COCOObjectDataset':  # maps hold COCO-Stuff train ids
-            num_classes = 171
     names = image_names('')
-    if 'leftImg8bit' in img_suffix:  # Cityscapes: one folder per city
-        names = [f'frankfurt/frankfurt_{n}' for n in names]
     img_dir, seg_dir = join(root, prefix.get('img_path', '')), join(root, prefix.get('seg_map_path', ''))
     wide = seg_suffix.endswith(('.tif', '.tiff'))
     labels = [c + int(reduce_zero) for c in spread(num_classes, 4)]
@@ -333,16 +337,10 @@ def write_segmentation(ds: dict, cls: type, size: tuple[int, int]) -> None:
             write_image(img_path, render_image(i, size))
         seg_path = osp.join(seg_dir, name + seg_suffix)
         if not osp.isfile(seg_path):
-            label = np.full(size, 0 if reduce_zero else (65535 if wide else 255), np.uint16 if wide else np.uint8)
-            for j, (x1, y1, x2, y2) in enumerate(region_boxes(size)):
-                label[y1:y2, x1:x2] = labels[(i + j) % len(labels)]
-            write_image(seg_path, label)
-    if ds.get('ann_file'):
-        ann_file = join(root, ds['ann_file'])
-        if not osp.isfile(ann_file):
-            os.makedirs(osp.dirname(ann_file), exist_ok=True)
-            with open(ann_file, 'w', encoding='utf-8') as f:
-                f.write(''.join(f'{n}\n' for n in names))
+            background = 0 if reduce_zero else (65535 if wide else 255)
+            write_image(seg_path, block_map(i, size, labels, background, dtype=np.uint16 if wide else np.uint8))
+    if ds.get('ann_file') and not osp.isfile(join(root, ds['ann_file'])):
+        write_lines(join(root, ds['ann_file']), names)
 
 
 # ---------------------------------------------------------------------------------------------------- entry
