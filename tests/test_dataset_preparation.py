@@ -188,3 +188,27 @@ def test_a_path_the_preparation_does_not_write_is_an_error(tmp_path):
 def test_block_map_labels_and_outline():
     label = block_map(1, (20, 20), [5, 6, 7, 8], background=0, outline=255)
     assert label[0, 0] == 0 and label[2, 2] == 255 and label[4, 4] == 6 and label[14, 4] == 8
+
+
+def test_label_maps_are_read_as_stored(tmp_path):
+    from mmdistill.analysis.data import load_image_set
+    from mmdistill.datasets.label_maps import read_label_map
+    label = block_map(0, SIZE, [3, 7, 11, 20], background=0, outline=255)
+    palette = Image.fromarray(label, mode='P')
+    palette.putpalette(list(range(256)) * 3)
+    (tmp_path / 'img').mkdir()
+    (tmp_path / 'ann').mkdir()
+    palette.save(tmp_path / 'ann' / 'a.png')
+    cv2.imwrite(str(tmp_path / 'img' / 'a.jpg'), np.zeros((*SIZE, 3), np.uint8))
+    np.testing.assert_array_equal(read_label_map(str(tmp_path / 'ann' / 'a.png')), label)  # OpenCV gives colours
+    wide = block_map(1, SIZE, [300, 458], background=65535, dtype=np.uint16)
+    cv2.imwrite(str(tmp_path / 'wide.tif'), wide)
+    read = read_label_map(str(tmp_path / 'wide.tif'))
+    assert read.dtype == np.uint16
+    np.testing.assert_array_equal(read, wide)
+    images = load_image_set(str(tmp_path / 'img'), size=SIZE[0], ann_dir=str(tmp_path / 'ann'), progress=False)
+    np.testing.assert_array_equal(images.labels[0].numpy(), cv2.resize(label, (SIZE[0], SIZE[0]),
+                                                                       interpolation=cv2.INTER_NEAREST))
+    cv2.imwrite(str(tmp_path / 'colour.png'), np.zeros((*SIZE, 3), np.uint8))
+    with pytest.raises(ValueError, match='colour.png: expected a single-channel label map'):
+        read_label_map(str(tmp_path / 'colour.png'))

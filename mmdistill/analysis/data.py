@@ -18,6 +18,8 @@ import torch
 from mmengine.utils import ProgressBar
 from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
+from ..datasets.label_maps import read_label_map
+
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.webp')
 
 
@@ -76,7 +78,7 @@ def load_image_set(img_dir: str, size: int, ann_dir: Optional[str] = None, num: 
             ann = osp.join(ann_dir, osp.splitext(name)[0] + ann_suffix)
             if not osp.isfile(ann):
                 raise FileNotFoundError(f'label map of {name!r} not found: {ann!r}')
-            labels[i] = mmcv.imresize(mmcv.imread(ann, flag='unchanged'), (size, size), interpolation='nearest')
+            labels[i] = mmcv.imresize(read_label_map(ann), (size, size), interpolation='nearest')
         if bar is not None:
             bar.update()
     if bar is not None:

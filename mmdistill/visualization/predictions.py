@@ -10,6 +10,8 @@ import mmcv
 import numpy as np
 from mmengine.config import Config
 
+from ..datasets.label_maps import read_label_map
+
 
 def upscaled_test_images(cfg: Config, folder_key: str, num_images: int, upscale: int, out_dir: str) -> list[str]:
     """The first ``num_images`` test images of ``cfg``, upscaled ``upscale`` times (so that names drawn on
@@ -78,7 +80,7 @@ def unseen_rich_images(cfg: Config, num_images: int) -> list[tuple[str, np.ndarr
     names = sorted(n for n in os.listdir(ann_dir) if n.endswith(suffix))
     if not names:
         raise FileNotFoundError(f'no label maps ending in {suffix} in {ann_dir}')
-    labels = {n: mmcv.imread(osp.join(ann_dir, n), flag='unchanged') for n in names}
+    labels = {n: read_label_map(osp.join(ann_dir, n)) for n in names}
     best = sorted(names, key=lambda n: -int(np.isin(labels[n], unseen_ids).sum()))[:num_images]
     return [(osp.join(img_dir, n[:-len(suffix)] + img_suffix), labels[n]) for n in best]
 
