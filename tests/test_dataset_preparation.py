@@ -212,3 +212,17 @@ def test_label_maps_are_read_as_stored(tmp_path):
     cv2.imwrite(str(tmp_path / 'colour.png'), np.zeros((*SIZE, 3), np.uint8))
     with pytest.raises(ValueError, match='colour.png: expected a single-channel label map'):
         read_label_map(str(tmp_path / 'colour.png'))
+
+
+def test_the_docs_give_the_commands_the_check_runs():
+    import re
+    docs = open(os.path.join(REPO, 'docs', 'datasets.md'), encoding='utf-8').read()
+    snippet = re.search(r'MMSEG_TOOLS=\$\(python -c "([^"]+)"\)', docs).group(1)
+    tools = subprocess.run([sys.executable, '-c', snippet], capture_output=True, text=True, check=True).stdout.strip()
+    converter = check_releases.mmseg_converter('voc_aug')
+    assert os.path.dirname(converter.__file__) == os.path.join(tools, 'dataset_converters')
+    for command in ('python $MMSEG_TOOLS/dataset_converters/voc_aug.py data/VOCdevkit data/VOCdevkit/VOCaug',
+                    'python $MMSEG_TOOLS/dataset_converters/coco_stuff164k.py data/coco_stuff164k',
+                    'python $MMSEG_TOOLS/dataset_converters/cityscapes.py data/cityscapes',
+                    'python tools/data/prepare_pascal_context.py data/VOCdevkit/VOC2010'):
+        assert command in docs, command
