@@ -131,7 +131,10 @@ def test_voc_aug_dataset_reads_the_converted_maps(tmp_path):
     root = tmp_path / 'VOCdevkit' / 'VOC2012'
     ds = dict(type='PascalVOCDataset', data_root=str(root), ann_file='ImageSets/Segmentation/aug.txt',
               data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug'))
-    write_check_data(ds, SIZE)
+    assert write_check_data(ds, SIZE) == [f'data: {root.parent} generated as its release unpacks, then: '
+                                          'python $MMSEG_TOOLS/dataset_converters/voc_aug.py data/VOCdevkit '
+                                          'data/VOCdevkit/VOCaug']
+    assert write_check_data(ds, SIZE) == []  # the release is there: nothing runs again
     dataset = PascalVOCDataset(**{k: v for k, v in ds.items() if k != 'type'},
                                pipeline=[LoadAnnotations()])
     assert len(dataset) == 3
@@ -221,8 +224,8 @@ def test_the_docs_give_the_commands_the_check_runs():
     tools = subprocess.run([sys.executable, '-c', snippet], capture_output=True, text=True, check=True).stdout.strip()
     converter = check_releases.mmseg_converter('voc_aug')
     assert os.path.dirname(converter.__file__) == os.path.join(tools, 'dataset_converters')
-    for command in ('python $MMSEG_TOOLS/dataset_converters/voc_aug.py data/VOCdevkit data/VOCdevkit/VOCaug',
-                    'python $MMSEG_TOOLS/dataset_converters/coco_stuff164k.py data/coco_stuff164k',
-                    'python $MMSEG_TOOLS/dataset_converters/cityscapes.py data/cityscapes',
-                    'python tools/data/prepare_pascal_context.py data/VOCdevkit/VOC2010'):
-        assert command in docs, command
+    for writer, command in check_releases.DOCUMENTED_COMMANDS.items():
+        assert callable(getattr(check_releases, writer)) and command in docs, command
+        script = command.split()[1].replace('$MMSEG_TOOLS', tools)
+        assert os.path.isfile(script if os.path.isabs(script) else os.path.join(REPO, script)), script
+    assert len(check_releases.DOCUMENTED_COMMANDS) == 4

@@ -25,6 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from .check_releases import (
+    DOCUMENTED_COMMANDS,
     write_cityscapes_release,
     write_coco_stuff_release,
     write_pascal_context_release,
@@ -273,7 +274,7 @@ def init_default(cls: type, name: str, fallback: object) -> object:
     return fallback
 
 
-def release_writer(ds: dict, cls: type) -> Optional[tuple[Callable[[str, tuple[int, int]], None], str]]:
+def release_writer(ds: dict, cls: type) -> Optional[tuple[Callable[[str, tuple[int, int]], bool], str]]:
     """The raw-release writer (:mod:`.check_releases`) and its root for a dataset config, if its benchmark has a
     preparation command: VOC 2012 (devkit root), PASCAL Context (VOC2010), COCO-Stuff / COCO-Object, Cityscapes."""
     root = (ds.get('data_root') or '').rstrip('/')
@@ -288,9 +289,10 @@ def release_writer(ds: dict, cls: type) -> Optional[tuple[Callable[[str, tuple[i
     return None
 
 
-def write_segmentation(ds: dict, cls: type, size: tuple[int, int]) -> None:
+def write_segmentation(ds: dict, cls: type, size: tuple[int, int]) -> list[str]:
     """The files of a segmentation dataset config: through its benchmark's raw release and preparation command
     where there is one (:func:`release_writer`), else in the dataset class's own layout (:func:`write_seg_layout`).
+    Returns a note naming the command when it ran.
 
     Raises:
         CheckDataError: the prepared release lacks a folder or list the config names.
@@ -298,9 +300,9 @@ def write_segmentation(ds: dict, cls: type, size: tuple[int, int]) -> None:
     release = release_writer(ds, cls)
     if release is None:
         write_seg_layout(ds, cls, size)
-        return
+        return []
     writer, root = release
-    writer(root, size)
+    ran = writer(root, size)
     prefix = ds.get('data_prefix') or {}
     wanted = [join(ds.get('data_root'), prefix.get(k, '')) for k in ('img_path', 'seg_map_path')]
     wanted += [join(ds.get('data_root'), ds['ann_file'])] if ds.get('ann_file') else []
@@ -308,6 +310,8 @@ def write_segmentation(ds: dict, cls: type, size: tuple[int, int]) -> None:
     if missing:
         raise CheckDataError(f'{ds.get("type")} names {missing}, which the preparation of {root!r} '
                              f'({writer.__name__}, docs/datasets.md) does not write')
+    return [f'data: {root} generated as its release unpacks, then: {DOCUMENTED_COMMANDS[writer.__name__]}'] \
+        if ran else []
 
 
 def write_seg_layout(ds: dict, cls: type, size: tuple[int, int]) -> None:
@@ -355,8 +359,9 @@ WRITERS: dict[str, Callable[[dict, tuple[int, int]], None]] = {
 }
 
 
-def write_check_data(ds: dict, size: tuple[int, int] = (96, 128), world_roots: tuple[str, ...] = ()) -> None:
-    """Write the files that dataset config ``ds`` reads (its paths already in a scratch folder).
+def write_check_data(ds: dict, size: tuple[int, int] = (96, 128), world_roots: tuple[str, ...] = ()) -> list[str]:
+    """Write the files that dataset config ``ds`` reads (its paths already in a scratch folder); returns notes
+    naming the preparation commands that ran.
 
     Args:
         ds: a dataset config (``type`` and its arguments); dataset wrappers are followed.
@@ -369,17 +374,16 @@ def write_check_data(ds: dict, size: tuple[int, int] = (96, 128), world_roots: t
     """
     type_name = str(ds.get('type', '')).split('.')[-1]
     if type_name in WRAPPERS:
-        for child in ds.get('datasets') or [ds.get('dataset')]:
-            write_check_data(child, size, world_roots)
-        return
+        return [note for child in ds.get('datasets') or [ds.get('dataset')]
+                for note in write_check_data(child, size, world_roots)]
     paths = [p for p in (ds.get('data_root'), ds.get('ann_file')) if isinstance(p, str)]
     if any(p.startswith(tuple(r.rstrip('/') for r in world_roots)) for p in paths) and world_roots:
-        return
+        return []
     if type_name in WRITERS:
         WRITERS[type_name](ds, size)
-        return
+        return []
     cls = seg_dataset_class(type_name)
     if cls is None:
         raise CheckDataError(f'no generated layout for dataset type {ds.get("type")!r} '
                              f'(known: {sorted(WRITERS)} and the segmentation datasets)')
-    write_segmentation(ds, cls, size)
+    return write_segmentation(ds, cls, size)

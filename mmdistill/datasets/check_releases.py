@@ -15,7 +15,8 @@ mmseg's converters are run from the installed package (``mmseg/.mim/tools/datase
 ``$MMSEG_TOOLS`` of the docs) with their command-line arguments; the full-release image counts two of them
 assert (``AUG_LEN``, ``COCO_LEN``) are set to the generated release's. ADE20K-150 needs no conversion (its
 archive is the layout); ADE20K-847's preparation is MaskFormer's script, not installable, so
-:mod:`.check_data` writes that layout directly.
+:mod:`.check_data` writes that layout directly. Each writer returns whether it wrote (False: the release was
+already there).
 """
 from __future__ import annotations
 
@@ -48,6 +49,13 @@ VOC_SPLITS = dict(voc_train=('2007_000001', '2007_000002'), voc_val=('2007_00000
 CONTEXT_SPLITS = dict(train=('2008_000002', '2008_000003'), val=('2008_000007', '2008_000008'))
 CITYSCAPES_CLASSES = ('road', 'building', 'vegetation', 'car')  # cityscapesscripts' label names
 CITY = 'frankfurt'
+# What docs/datasets.md tells a user to run for each release (with the docs' roots): the check runs the same.
+DOCUMENTED_COMMANDS = {
+    'write_voc_release': 'python $MMSEG_TOOLS/dataset_converters/voc_aug.py data/VOCdevkit data/VOCdevkit/VOCaug',
+    'write_coco_stuff_release': 'python $MMSEG_TOOLS/dataset_converters/coco_stuff164k.py data/coco_stuff164k',
+    'write_cityscapes_release': 'python $MMSEG_TOOLS/dataset_converters/cityscapes.py data/cityscapes',
+    'write_pascal_context_release': 'python tools/data/prepare_pascal_context.py data/VOCdevkit/VOC2010',
+}
 
 
 def mmseg_converter(name: str) -> ModuleType:
@@ -91,13 +99,13 @@ def run_converter(module: ModuleType, argv: list[str], **release_sizes: int) -> 
         sys.argv = saved
 
 
-def write_voc_release(devkit: str, size: tuple[int, int]) -> None:
+def write_voc_release(devkit: str, size: tuple[int, int]) -> bool:
     """VOC 2012 and SBD as unpacked under ``devkit``, then mmseg's ``voc_aug.py`` (SegmentationClassAug, aug.txt,
     trainaug.txt)."""
     from PIL import Image
     voc, sbd = osp.join(devkit, 'VOC2012'), osp.join(devkit, 'VOCaug', 'dataset')
     if osp.isfile(osp.join(voc, 'ImageSets', 'Segmentation', 'trainaug.txt')):
-        return
+        return False
     names = sorted(set(itertools.chain(*VOC_SPLITS.values())))
     labels = spread(21, 4)  # background, classes and 255 outlines (VOC's object boundaries)
     palette = np.random.default_rng(0).integers(0, 256, 768, dtype=np.uint8)
@@ -117,13 +125,14 @@ def write_voc_release(devkit: str, size: tuple[int, int]) -> None:
         - set(VOC_SPLITS['voc_val'])
     run_converter(mmseg_converter('voc_aug'), [devkit, osp.join(devkit, 'VOCaug'), '--nproc', '1'],
                   AUG_LEN=len(trainaug))
+    return True
 
 
-def write_coco_stuff_release(root: str, size: tuple[int, int]) -> None:
+def write_coco_stuff_release(root: str, size: tuple[int, int]) -> bool:
     """COCO images and raw COCO-Stuff maps under ``root``, then mmseg's ``coco_stuff164k.py``
     (``*_labelTrainIds.png``)."""
     if osp.isfile(osp.join(root, 'annotations', 'val2017', f'{image_names("val2017")[0]}_labelTrainIds.png')):
-        return
+        return False
     converter = mmseg_converter('coco_stuff164k')
     raw_ids = sorted(k for k in converter.clsID_to_trID if k != 255)
     labels = [raw_ids[j] for j in spread(len(raw_ids), 4)]
@@ -132,13 +141,14 @@ def write_coco_stuff_release(root: str, size: tuple[int, int]) -> None:
             write_image(osp.join(root, 'images', split, f'{name}.jpg'), render_image(i, size))
             write_image(osp.join(root, 'annotations', split, f'{name}.png'), block_map(i, size, labels, 255))
     run_converter(converter, [root, '--nproc', '1'], COCO_LEN=2 * NUM_IMAGES)
+    return True
 
 
-def write_cityscapes_release(root: str, size: tuple[int, int]) -> None:
+def write_cityscapes_release(root: str, size: tuple[int, int]) -> bool:
     """``leftImg8bit/`` and ``gtFine/*_polygons.json`` under ``root``, then mmseg's ``cityscapes.py``
     (``*_gtFine_labelTrainIds.png``, split lists)."""
     if osp.isfile(osp.join(root, 'val.txt')):
-        return
+        return False
     converter = mmseg_converter('cityscapes')
     h, w = size
     for split, num in (('train', 1), ('val', NUM_IMAGES), ('test', 1)):
@@ -151,14 +161,15 @@ def write_cityscapes_release(root: str, size: tuple[int, int]) -> None:
             write_json(osp.join(root, 'gtFine', f'{stem}_gtFine_polygons.json'),
                        dict(imgHeight=h, imgWidth=w, objects=objects))
     run_converter(converter, [root, '--nproc', '1'])
+    return True
 
 
-def write_pascal_context_release(voc2010: str, size: tuple[int, int]) -> None:
+def write_pascal_context_release(voc2010: str, size: tuple[int, int]) -> bool:
     """VOC 2010 images and the PASCAL Context release files under ``voc2010``, then
     ``tools/data/prepare_pascal_context.py``'s conversion (59 / 60 and 459 classes)."""
     from pycocotools import mask as mask_utils
     if osp.isfile(osp.join(voc2010, CONTEXT_LISTS, 'val.txt')):
-        return
+        return False
     ids59 = [index for _, index in CONTEXT59_LABEL_IDS]
     labels = [ids59[0], 3, ids59[29], ids59[-1]]  # 3 is none of the 59: background in Context 60
     h, w = size
@@ -181,3 +192,4 @@ def write_pascal_context_release(voc2010: str, size: tuple[int, int]) -> None:
     write_lines(osp.join(voc2010, 'labels.txt'),
                 [f'{k}: {full_names.get(k, f"class {k}")}' for k in range(1, NUM_FULL_LABELS + 1)])
     prepare_pascal_context(voc2010, progress=False)
+    return True

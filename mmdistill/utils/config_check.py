@@ -398,7 +398,7 @@ def prepare_config(config: str, work_dir: str, real_size: bool = False, random_w
             write_world(world)
         size = (480, 640) if real_size else (96, 128)
         for _, ds in dataset_configs(cfg):
-            write_check_data(ds, size, worlds)
+            notes += write_check_data(ds, size, worlds)
     cfg.work_dir = osp.join(work_dir, 'run')
     cfg.resume = False
     cfg.launcher = 'none'
