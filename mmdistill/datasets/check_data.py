@@ -44,6 +44,7 @@ from .generated_files import (
     write_lines,
 )
 from .ov_splits import OV_TRAIN_FILE, OV_VAL_FILE, prepare_ov_coco, prepare_ov_lvis, prepare_ov_world
+from .seg_benchmarks import WIDE_IGNORE_INDEX
 
 # COCO 2017 category ids of the 80 classes, in mmdet's CocoDataset class order.
 COCO_CATEGORY_IDS = tuple(i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83))
@@ -341,7 +342,7 @@ def write_seg_layout(ds: dict, cls: type, size: tuple[int, int]) -> None:
             write_image(img_path, render_image(i, size))
         seg_path = osp.join(seg_dir, name + seg_suffix)
         if not osp.isfile(seg_path):
-            background = 0 if reduce_zero else (65535 if wide else 255)
+            background = 0 if reduce_zero else (WIDE_IGNORE_INDEX if wide else 255)
             write_image(seg_path, block_map(i, size, labels, background, dtype=np.uint16 if wide else np.uint8))
     if ds.get('ann_file') and not osp.isfile(join(root, ds['ann_file'])):
         write_lines(join(root, ds['ann_file']), names)

@@ -183,8 +183,7 @@ def write_pascal_context_release(voc2010: str, size: tuple[int, int]) -> bool:
             rle = mask_utils.encode(np.asfortranarray((label_map == value).astype(np.uint8)))
             segments.append(dict(image_id=i + 1, category_id=int(value),
                                  segmentation=dict(size=rle['size'], counts=rle['counts'].decode('ascii'))))
-    names = dict(CONTEXT59_LABEL_IDS)
-    full_names = {index: name for name, index in names.items()}
+    full_names = {index: name for name, index in CONTEXT59_LABEL_IDS}
     write_json(osp.join(voc2010, 'trainval_merged.json'),
                dict(images=images, annos_segmentation=segments,
                     categories=[dict(category_id=k, name=full_names.get(k, f'class {k}'))

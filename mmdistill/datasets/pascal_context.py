@@ -23,6 +23,7 @@ import numpy as np
 from mmengine.utils import track_iter_progress
 
 from .generated_files import write_image, write_lines
+from .seg_benchmarks import WIDE_IGNORE_INDEX
 
 # The 59 classes of PASCAL Context 59 / 60 in mmseg's label order (label = position + 1) with their index in
 # the release's labels.txt (the 459-label numbering of trainval_merged.json and trainval/*.mat).
@@ -37,7 +38,6 @@ CONTEXT59_LABEL_IDS = (
     ('snow', 366), ('sofa', 368), ('table', 397), ('track', 415), ('train', 416), ('tree', 420), ('truck', 424),
     ('tvmonitor', 427), ('wall', 440), ('water', 445), ('window', 454), ('wood', 458))
 NUM_FULL_LABELS = 459
-WIDE_IGNORE = 65535
 MERGED_JSON = 'trainval_merged.json'
 FULL_DIR = 'trainval'
 LABELS_FILE = 'labels.txt'
@@ -124,7 +124,7 @@ def prepare_context459(voc2010: str, val_list: Optional[str] = None, progress: b
         if not osp.isfile(mat):
             raise FileNotFoundError(f'{mat!r} not found ({val_list!r} names {name!r})')
         label_map = loadmat(mat)['LabelMap'].astype(np.int64)
-        label = np.where(label_map > 0, label_map - 1, WIDE_IGNORE).astype(np.uint16)
+        label = np.where(label_map > 0, label_map - 1, WIDE_IGNORE_INDEX).astype(np.uint16)
         write_image(osp.join(voc2010, PC459_MAPS, f'{name}.tif'), label)
     return names
 
