@@ -1,6 +1,7 @@
 """Checkpoints survive interruption: with the ``atomic_local`` backend a config names, writes go through a temporary
 file and a rename; mmengine's own ``LocalBackend`` is left as it is."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,6 +79,13 @@ def test_the_atomic_local_backend_writes_atomically_and_leaves_mmengines_alone(t
     assert (tmp_path / 'a' / 'x.bin').read_bytes() == b'abc' and (tmp_path / 'y.txt').read_text() == 'text'
 
 
+def _last_saved_iter(work_dir) -> int:
+    """The iteration of the checkpoint ``last_checkpoint`` names, 0 while there is none (or it is being written)."""
+    path = work_dir / 'last_checkpoint'
+    match = re.search(r'iter_(\d+)\.pth$', path.read_text().strip()) if path.exists() else None
+    return int(match.group(1)) if match else 0
+
+
 @pytest.mark.slow
 def test_training_killed_during_saves_leaves_a_loadable_checkpoint_and_resumes(tmp_path):
     work_dir = tmp_path / 'run'
@@ -90,8 +98,11 @@ def test_training_killed_during_saves_leaves_a_loadable_checkpoint_and_resumes(t
                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         before = len(reached) and reached[-1]
         deadline = time.time() + 240
-        while time.time() < deadline and not any(int(p.stem[5:]) > before for p in work_dir.glob('iter_*.pth')):
+        # wait until this run has finished a save of its own: ``last_checkpoint`` names a later iteration (a
+        # checkpoint file alone is not enough, a previous run killed just after renaming one leaves it behind)
+        while time.time() < deadline and _last_saved_iter(work_dir) <= before:
             time.sleep(0.05)
+        assert proc.poll() is None, 'the training run ended before it was killed'
         time.sleep(1.0 + kill_after)  # saves follow one another: this lands inside one
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -100,4 +111,4 @@ def test_training_killed_during_saves_leaves_a_loadable_checkpoint_and_resumes(t
             assert torch.load(path, map_location='cpu', weights_only=False)['state_dict']['w'].numel() == 25_000_000
         last = (work_dir / 'last_checkpoint').read_text().strip()
         reached.append(torch.load(last, map_location='cpu', weights_only=False)['meta']['iter'])
-    assert reached == sorted(reached) and reached[-1] > reached[0], reached  # each run continued the previous
+    assert all(a < b for a, b in zip(reached, reached[1:])), reached  # each run saved past the previous one
