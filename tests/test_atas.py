@@ -5,10 +5,10 @@ from mmengine.structures import BaseDataElement
 from torchvision.ops import roi_align
 
 import mmdistill  # noqa: F401
+from mmdistill.apis.config_check import use_random_weights
 from mmdistill.distill import Distiller, Mosaic
 from mmdistill.distill import views as views_module
 from mmdistill.registry import MODELS
-from mmdistill.utils.config_check import use_random_weights
 
 
 def test_each_tile_of_the_mosaic_maps_back_exactly_to_its_source(monkeypatch):

@@ -1,7 +1,7 @@
 """Contract: every shipped config builds, trains one step, validates and tests on generated data in its layout.
 
 Each config under ``configs/`` (and ``projects/*/configs/``), except ``_base_`` fragments and the main job's
-listing, goes through ``tools/misc/check_config.py``'s check, shrunk (``mmdistill.utils.config_check``):
+listing, goes through ``tools/misc/check_config.py``'s check, shrunk (``mmdistill.apis.config_check``):
 random weights, 2 generated images per split in the dataset class's own layout, image sizes above 224 px
 divided by 4, 64-wide text towers, batches of at most 2. The test fails if the model cannot be built, a
 training step, the validation or the test raises, or a logged loss is not finite. All generated data sets
@@ -21,7 +21,7 @@ import os.path as osp
 
 import pytest
 
-from mmdistill.utils.config_check import (
+from mmdistill.apis.config_check import (
     ConfigCheckError,
     check_config,
     prepare_config,
@@ -220,7 +220,7 @@ def test_tool_applies_cfg_options_after_its_own_changes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "options: model.roi_head.bbox_head.vocabulary.templates=['{}']" in out
     assert status == 0 and out.strip().splitlines()[-1] == 'ok'
-    from mmdistill.utils.config_check import prepare_config
+    from mmdistill.apis.config_check import prepare_config
     cfg, _ = prepare_config(FVIT, str(tmp_path / 'plain'))
     assert cfg.model.roi_head.bbox_head.vocabulary.templates != ['{}']  # the option was not the config's already
     # the options reach the run that is checked: a model type nobody registered fails its build

@@ -1,4 +1,4 @@
-"""High-level entry points: the quickstart pipeline and inference with a user vocabulary."""
+"""High-level entry points: the quickstart pipeline, inference with a user vocabulary and the config check."""
 from ..det.inferencer import OVDetInferencer
 from ..seg.inferencer import OVSegInferencer
 

@@ -20,7 +20,7 @@ if importlib.util.find_spec('mmdistill') is None:  # running from a source check
 from mmengine.config import DictAction  # noqa: E402
 
 import mmdistill  # noqa: E402,F401
-from mmdistill.utils.config_check import check_config  # noqa: E402
+from mmdistill.apis.config_check import check_config  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

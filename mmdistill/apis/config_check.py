@@ -372,7 +372,7 @@ def prepare_config(config: str, work_dir: str, real_size: bool = False, random_w
         data_dir: where generated data go (default ``<work_dir>/data``); data sets already there are reused.
     """
     from ..datasets.check_data import write_check_data, write_world
-    from .runtime import add_training_hooks, fall_back_to_fp32_without_accelerator
+    from ..utils.runtime import add_training_hooks, fall_back_to_fp32_without_accelerator
 
     cfg = Config.fromfile(config)
     notes = []
@@ -434,7 +434,7 @@ def check_config(config: str, work_dir: Optional[str] = None, real_size: bool = 
     ``repeat_val_as_test=False`` skips a test loop whose data and evaluator are the validation's (the
     contract test over every config: a third of its time for most configs, nothing it would not see).
     """
-    from .runtime import build_runner
+    from ..utils.runtime import build_runner
     report = CheckReport(config)
     work_dir = work_dir or tempfile.mkdtemp(prefix='check_config_')
     from ..engine.profiling import PeakMemory
