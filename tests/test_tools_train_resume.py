@@ -96,8 +96,8 @@ def test_test_tool_reports_metric(trained):
 # --------------------------------------------------------------- options (in process)
 def test_resume_and_workdir_options():
     train = _import_tool('train')
-    cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume']))
-    assert cfg.resume is True and cfg.load_from is None
+    cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume']))  # no checkpoint yet: from the beginning
+    assert cfg.resume is False and cfg.load_from is None
     assert cfg.work_dir == osp.join('./work_dirs', 'toy_train_cfg')
     ckpt = str(CONFIG)  # any existing file
     cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume', ckpt, '--work-dir', 'somewhere']))
@@ -163,3 +163,32 @@ def test_a_config_without_a_seed_resumes_with_the_checkpoint_seed(tmp_path):
     assert cfg.randomness.seed == 1234
     cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume', str(ckpt)]))  # a config's own seed wins
     assert cfg.randomness.seed == 0
+
+
+def test_auto_resume_takes_the_newest_checkpoint_when_last_checkpoint_is_empty_or_stale(tmp_path):
+    """mmengine rewrites ``last_checkpoint`` in place: a run killed then leaves it empty, and a checkpoint folder
+    that was moved leaves it naming a missing file; ``--resume`` then takes the newest checkpoint by number."""
+    train = _import_tool('train')
+    from mmdistill.utils.runtime import latest_checkpoint
+
+    def resumed(*options: str):
+        cfg = train.setup_cfg(train.parse_args([str(CONFIG), '--resume', '--work-dir', str(tmp_path), *options]))
+        return cfg.resume, cfg.load_from
+
+    assert latest_checkpoint(str(tmp_path)) is None
+    assert resumed('--cfg-options', 'load_from=init.pth') == (False, 'init.pth')  # a fresh run keeps its weights
+    for step in (4, 12, 8):
+        torch.save(dict(meta=dict(seed=0, iter=step), state_dict={}), tmp_path / f'iter_{step}.pth')
+    newest = str(tmp_path / 'iter_12.pth')  # by number: 'iter_4.pth' sorts last as a string
+    assert latest_checkpoint(str(tmp_path)) == newest  # no last_checkpoint at all
+    pointer = tmp_path / 'last_checkpoint'
+    pointer.write_text(str(tmp_path / 'iter_8.pth'))
+    assert resumed() == (True, str(tmp_path / 'iter_8.pth'))  # mmengine's rule when its file exists
+    pointer.write_text('')
+    assert resumed() == (True, newest)
+    pointer.write_text('/moved/away/iter_12.pth')
+    assert resumed('--cfg-options', 'load_from=init.pth') == (True, newest)
+    (tmp_path / 'iter_12.pth').unlink()
+    (tmp_path / 'iter_4.pth').unlink()
+    (tmp_path / 'iter_8.pth').rename(tmp_path / 'epoch_3.pth')
+    assert latest_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_3.pth')

@@ -32,6 +32,7 @@ from mmdistill.utils.runtime import (  # noqa: E402
     default_work_dir,
     enable_amp,
     fall_back_to_fp32_without_accelerator,
+    resume_from_latest,
 )
 
 
@@ -44,7 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs='?',
         type=str,
         const='auto',
-        help='resume training: without a value, from the latest checkpoint in the work dir; '
+        help='resume training: without a value, from the latest checkpoint in the work dir (the one its '
+        'last_checkpoint file names, else the newest iter_<n>.pth / epoch_<n>.pth); '
         'with a path, from that checkpoint (put --resume after the config path when giving no value)')
     parser.add_argument(
         '--amp',
@@ -95,8 +97,7 @@ def setup_cfg(args: argparse.Namespace) -> Config:
     add_training_hooks(cfg)
 
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        resume_from_latest(cfg)
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume: checkpoint {args.resume} does not exist')
@@ -113,8 +114,7 @@ def resume_seed(cfg: Config) -> None:
     data loader was built (on a fresh random seed), so the data order would change at the resume."""
     if (cfg.get('randomness') or {}).get('seed') is not None:
         return
-    from mmengine.runner import find_latest_checkpoint
-    path = cfg.load_from or find_latest_checkpoint(cfg.work_dir)
+    path = cfg.load_from
     if not path or not osp.isfile(path):
         return
     import torch

@@ -27,7 +27,7 @@ from ..clip.architectures import MODEL_CONFIG_DIR
 from ..clip.export import export_open_clip
 from ..datasets.synthetic import generate_world, world_is_complete
 from ..utils.run_manifest import record_refiner, record_tower
-from ..utils.runtime import add_training_hooks
+from ..utils.runtime import add_training_hooks, resume_from_latest
 from .console import attach_progress, step
 
 PRETRAIN_CONFIG = 'configs/quickstart/tiny_clip_pretrain_synthetic.py'
@@ -155,8 +155,8 @@ def train_from_config(config: str, work_dir: str, world: str, seed: int, tiny_cl
     from the last checkpoint in ``work_dir``."""
     cfg = load_run_config(config, work_dir, world, tiny_clip, refiner)
     cfg.randomness = dict(seed=seed)
-    cfg.resume = True
     cfg.merge_from_dict(overrides)
+    resume_from_latest(cfg)
     add_training_hooks(cfg)
     runner = Runner.from_cfg(cfg)
     attach_progress(runner)

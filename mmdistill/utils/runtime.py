@@ -1,7 +1,9 @@
 """Config adjustments and the runner shared by ``tools/train.py`` and ``tools/test.py``."""
 import inspect
 import logging
+import os
 import os.path as osp
+import re
 from typing import Optional
 
 from mmengine.config import Config
@@ -32,6 +34,42 @@ def add_training_hooks(cfg: Config,
     hooks = list(cfg.get('custom_hooks') or [])
     present = {str(h.get('type', '')).split('.')[-1] for h in hooks if isinstance(h, dict)}
     cfg.custom_hooks = hooks + [dict(type=f'mmdistill.{name}') for name in names if name not in present]
+
+
+def latest_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint a run in ``work_dir`` resumes from, None when there is none.
+
+    mmengine's rule first: the file ``<work_dir>/last_checkpoint`` names. When that file is empty or names a
+    checkpoint that is gone (a run killed while mmengine rewrote it, which it does in place, or checkpoints
+    moved), the newest ``iter_<n>.pth`` (else ``epoch_<n>.pth``) in ``work_dir`` by its number, with a warning.
+    """
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    named = open(pointer).read().strip() if osp.isfile(pointer) else ''
+    if named and osp.isfile(named):
+        return named
+    for kind in ('iter', 'epoch'):
+        found = [(int(m.group(1)), name) for name in (os.listdir(work_dir) if osp.isdir(work_dir) else [])
+                 if (m := re.fullmatch(rf'{kind}_(\d+)\.pth', name))]
+        if found:
+            newest = osp.join(work_dir, max(found)[1])
+            if osp.isfile(pointer):
+                print_log(f'{pointer} names {named or "nothing"!r}, which does not exist: resuming from the newest '
+                          f'checkpoint in the folder, {newest}', logger='current', level=logging.WARNING)
+            return newest
+    return None
+
+
+def resume_from_latest(cfg: Config) -> None:
+    """Resume ``cfg`` from :func:`latest_checkpoint` of its ``work_dir``. Without one the run starts from the
+    beginning, from the config's own ``load_from`` if it names initial weights (mmengine would resume from
+    those, as if they were this run's checkpoint)."""
+    latest = latest_checkpoint(cfg.work_dir)
+    cfg.resume = latest is not None
+    if latest is not None:
+        cfg.load_from = latest
+    else:
+        print_log(f'no checkpoint in {cfg.work_dir} to resume from: training starts from the beginning',
+                  logger='current')
 
 
 def amp_supported() -> bool:
