@@ -8,7 +8,7 @@ from typing import Optional
 
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 AMP_DEVICES_HINT = 'CUDA (or NPU / MLU / MUSA)'
 
@@ -43,18 +43,18 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
     checkpoint that is gone (a run killed while mmengine rewrote it, which it does in place, or checkpoints
     moved), the newest ``iter_<n>.pth`` (else ``epoch_<n>.pth``) in ``work_dir`` by its number, with a warning.
     """
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    named = open(pointer).read().strip() if osp.isfile(pointer) else ''
+    named = find_latest_checkpoint(work_dir)  # mmengine's: the file's text, None without the file
     if named and osp.isfile(named):
         return named
+    files = os.listdir(work_dir) if osp.isdir(work_dir) else []
     for kind in ('iter', 'epoch'):
-        found = [(int(m.group(1)), name) for name in (os.listdir(work_dir) if osp.isdir(work_dir) else [])
-                 if (m := re.fullmatch(rf'{kind}_(\d+)\.pth', name))]
+        found = [(int(m.group(1)), name) for name in files if (m := re.fullmatch(rf'{kind}_(\d+)\.pth', name))]
         if found:
             newest = osp.join(work_dir, max(found)[1])
-            if osp.isfile(pointer):
-                print_log(f'{pointer} names {named or "nothing"!r}, which does not exist: resuming from the newest '
-                          f'checkpoint in the folder, {newest}', logger='current', level=logging.WARNING)
+            if named is not None:
+                print_log(f'{work_dir}/last_checkpoint names {named or "nothing"!r}, which does not exist: resuming '
+                          f'from the newest checkpoint in the folder, {newest}', logger='current',
+                          level=logging.WARNING)
             return newest
     return None
 
